@@ -1,0 +1,1020 @@
+# -*- coding: utf-8 -*-
+"""Synthetic Linux sysfs/procfs trees for CPU topology tests.
+
+``build_tree(path, spec) -> root`` writes a tree that looks like a real machine
+(``sys/devices/system/cpu``, ``sys/devices/system/node``, ``proc/cpuinfo``,
+``proc/meminfo`` and optionally a cgroup cpuset file) and ``expected(spec)``
+computes the ``hpcai_cpu_topology`` contract keys *from the spec's hardware
+model*, without reading the tree or calling the parser, so tests comparing the
+two mean something.  ``CATALOGUE`` holds named specs (``catalogue()``).
+
+Hardware model: ``sockets`` x ``ccx_per_socket`` L3 complexes (CCX on EPYC, a
+whole socket on Intel, nothing on some ARM parts), each with
+``core_slots_per_ccx`` physical core positions of which ``cores_per_ccx`` are
+enabled (low-core SKUs fuse cores off: core_id gaps), ``threads`` hardware
+threads per core.
+
+Linux numbering (what real x86 firmware/kernels produce): thread 0 of every
+core first, then thread 1 of every core, so SMT siblings are ``N`` and
+``N + total_cores``.  ``enumeration='linear'`` numbers cores socket by socket
+(most AMD and Dell/Supermicro Intel boxes); ``'socket_rr'`` alternates sockets
+(CPU 0 on socket 0, CPU 1 on socket 1, ...: common on HPE/Intel and some AMD
+BIOSes with round-robin MADT enumeration).
+
+NUMA numbering: CPU nodes are numbered socket by socket (socket 0 has nodes
+0..nps-1, socket 1 the next nps), which is what the SRAT of NPS2/NPS4 EPYC
+machines and SNC Xeons gives; with ``socket_rr`` the *CPU ids* of the nodes
+interleave.  ``node_ids`` renames the nodes (sparse/odd ids); memory-only
+(CPU-less) nodes follow the CPU nodes unless given explicit ids.
+
+The generator is pure test code: Python 3.8+, no dependencies.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import copy
+import os
+
+__all__ = ["make_spec", "render", "build_tree", "MemoryReader", "expected", "CATALOGUE", "catalogue", "model", "fast_tmp_base"]
+
+
+# --------------------------------------------------------------------------
+# Defaults and spec construction
+# --------------------------------------------------------------------------
+
+DEFAULTS = {
+    "name": "unnamed",
+    "arch": "x86",  # x86 | arm
+    "vendor": "AuthenticAMD",
+    "family": 0x19,
+    "model": 0x01,
+    "stepping": 1,
+    "model_name": "AMD EPYC 7763 64-Core Processor",
+    "arm_implementer": None,  # int, arm only
+    "arm_part": None,
+    "arm_package_id": None,  # e.g. -1 for arm64 without package info
+    "arm_cluster_size": 2,  # cores per cluster_cpus_list on arm
+    "sockets": 1,
+    "ccx_per_socket": 8,
+    "core_slots_per_ccx": 8,
+    "cores_per_ccx": 8,  # int, or list (per CCX index within a socket)
+    "threads": 2,  # hardware threads per core (with SMT enabled)
+    "smt": "on",  # on | bios_off (siblings do not exist) | kernel_off (present, offline)
+    "l3": "ccx",  # ccx | socket | none
+    "l3_size_kib": 32768,
+    "l2_size_kib": 512,
+    "nps": 1,  # CPU NUMA nodes per socket, or "l3" (one node per L3 domain)
+    "node_ids": None,  # rename CPU nodes (list, in default order)
+    "memless_nodes": [],  # [{"id": opt, "mem_kib": n, "socket": s, "near": d, "far": d}]
+    "node_possible_extra": 0,
+    "mem_per_node_kib": 131611236,
+    "local_distance": 10,
+    "socket_distance": 12,  # other node in the same socket
+    "remote_distance": 32,  # node in another socket
+    "offline": [],  # Linux CPU ids offlined at runtime
+    "possible_extra": 0,  # hot-pluggable CPU slots beyond the present ones
+    "cpuset": None,  # container cpuset (cpulist string)
+    "cgroup": "v2",  # v2 | v1 (where the cpuset file is written)
+    "old_kernel": False,  # no core_cpus*, die_*, cluster_*, package_cpus*, cache id
+    "no_node_dir": False,  # CONFIG_NUMA=n
+    "enumeration": "linear",  # linear | socket_rr
+    "core_id_mode": "slot",  # slot | per_ccx | sequential
+    "cache_layout": "standard",  # standard | l3_at_index2 | with_l4
+    # Hand-written expectations that are not topology (kept independent of the
+    # module's tables on purpose).
+    "expect_vendor": "AuthenticAMD",
+    "expect_generation": "zen3",
+}
+
+
+def make_spec(base=None, **overrides):
+    spec = copy.deepcopy(DEFAULTS)
+    if base:
+        spec.update(copy.deepcopy(base))
+    spec.update(copy.deepcopy(overrides))
+    return spec
+
+
+# --------------------------------------------------------------------------
+# Hardware model
+# --------------------------------------------------------------------------
+
+
+class _Core(object):
+    __slots__ = ("socket", "ccx", "ccx_in_socket", "slot", "core_id", "index", "node", "cpus", "cluster")
+
+    def __init__(self, socket, ccx, ccx_in_socket, slot):
+        self.socket = socket
+        self.ccx = ccx
+        self.ccx_in_socket = ccx_in_socket
+        self.slot = slot
+        self.core_id = None
+        self.index = None
+        self.node = None
+        self.cpus = []  # Linux ids of all existing threads (online or not)
+        self.cluster = None
+
+
+def _cores_in_ccx(spec, ccx_in_socket):
+    value = spec["cores_per_ccx"]
+    if isinstance(value, (list, tuple)):
+        return value[ccx_in_socket]
+    return value
+
+
+def model(spec):
+    """Return the hardware model dict for a spec (pure, no I/O)."""
+    cores = []
+    ccx_global = 0
+    for sock in range(spec["sockets"]):
+        for x in range(spec["ccx_per_socket"]):
+            enabled = _cores_in_ccx(spec, x)
+            slots = spec["core_slots_per_ccx"]
+            # Fused-off cores: keep the first `enabled` slots of the CCX.
+            for slot in range(enabled):
+                cores.append(_Core(sock, ccx_global, x, slot))
+            ccx_global += 1
+    if spec["core_slots_per_ccx"] < max(
+        _cores_in_ccx(spec, x) for x in range(spec["ccx_per_socket"])
+    ):
+        raise ValueError("core_slots_per_ccx smaller than cores_per_ccx in %s" % spec["name"])
+
+    # core_id as the kernel shows it
+    seq = {}
+    for core in cores:
+        if spec["core_id_mode"] == "slot":
+            core.core_id = core.ccx_in_socket * spec["core_slots_per_ccx"] + core.slot
+        elif spec["core_id_mode"] == "per_ccx":
+            core.core_id = core.slot  # repeats inside a socket
+        else:
+            core.core_id = seq.get(core.socket, 0)
+            seq[core.socket] = core.core_id + 1
+
+    # Linux enumeration order of cores (thread 0)
+    if spec["enumeration"] == "socket_rr":
+        per_socket = [[c for c in cores if c.socket == s] for s in range(spec["sockets"])]
+        order = []
+        longest = max(len(p) for p in per_socket)
+        for i in range(longest):
+            for p in per_socket:
+                if i < len(p):
+                    order.append(p[i])
+    else:
+        order = list(cores)
+    total = len(order)
+    threads = spec["threads"] if spec["smt"] != "bios_off" else 1
+    for i, core in enumerate(order):
+        core.index = i
+        core.cpus = [i + t * total for t in range(threads)]
+
+    # NUMA: CPU nodes per socket
+    nps = spec["nps"]
+    nodes_per_socket = spec["ccx_per_socket"] if nps == "l3" else nps
+    default_ids = []
+    for sock in range(spec["sockets"]):
+        socket_cores = [c for c in cores if c.socket == sock]
+        for pos, core in enumerate(socket_cores):
+            if spec["ccx_per_socket"] >= nodes_per_socket and spec["ccx_per_socket"] % nodes_per_socket == 0:
+                local = core.ccx_in_socket * nodes_per_socket // spec["ccx_per_socket"]
+            else:
+                local = pos * nodes_per_socket // len(socket_cores)
+            core.node = sock * nodes_per_socket + local
+        default_ids.extend(sock * nodes_per_socket + j for j in range(nodes_per_socket))
+    rename = {}
+    if spec["node_ids"]:
+        rename = dict(zip(default_ids, spec["node_ids"]))
+        for core in cores:
+            core.node = rename[core.node]
+    cpu_nodes = [rename.get(n, n) for n in default_ids]
+    node_socket = {}
+    for core in cores:
+        node_socket[core.node] = core.socket
+
+    # ARM clusters
+    if spec["arch"] == "arm":
+        size = spec["arm_cluster_size"] or 1
+        for core in cores:
+            core.cluster = core.index // size
+
+    present = sorted(cpu for core in cores for cpu in core.cpus)
+    offline = set(spec["offline"])
+    if spec["smt"] == "kernel_off":
+        offline.update(cpu for core in cores for cpu in core.cpus[1:])
+    online = [c for c in present if c not in offline]
+    possible_max = present[-1] + spec["possible_extra"]
+    possible = list(range(0, possible_max + 1))
+    usable = list(online)
+    if spec["cpuset"] is not None:
+        allowed = set(_parse_list(spec["cpuset"]))
+        usable = [c for c in online if c in allowed]
+
+    memless = []
+    next_id = (max(cpu_nodes) + 1) if cpu_nodes else 0
+    for entry in spec["memless_nodes"]:
+        entry = dict(entry)
+        if entry.get("id") is None:
+            entry["id"] = next_id
+        next_id = max(next_id, entry["id"] + 1)
+        memless.append(entry)
+
+    return {
+        "cores": cores,
+        "order": order,
+        "present": present,
+        "online": online,
+        "possible": possible,
+        "usable": usable,
+        "cpu_nodes": cpu_nodes,
+        "node_socket": node_socket,
+        "memless": memless,
+    }
+
+
+def _parse_list(text):
+    out = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def _fmt_list(ids):
+    ids = sorted(set(ids))
+    if not ids:
+        return ""
+    out = []
+    start = prev = ids[0]
+    for c in ids[1:]:
+        if c == prev + 1:
+            prev = c
+            continue
+        out.append("%d" % start if start == prev else "%d-%d" % (start, prev))
+        start = prev = c
+    out.append("%d" % start if start == prev else "%d-%d" % (start, prev))
+    return ",".join(out)
+
+
+def _fmt_mask(ids, nbits):
+    value = 0
+    for c in ids:
+        value |= 1 << c
+    nwords = max(1, (nbits + 31) // 32)
+    words = ["%08x" % ((value >> (32 * i)) & 0xFFFFFFFF) for i in range(nwords - 1, -1, -1)]
+    top = nbits - 32 * (nwords - 1)
+    if top < 32:
+        words[0] = words[0][-max(1, (top + 3) // 4):]
+    return ",".join(words)
+
+
+def _node_mem_kib(spec, node_id, ordinal):
+    value = spec["mem_per_node_kib"]
+    if isinstance(value, (list, tuple)):
+        return value[ordinal % len(value)]
+    # Real nodes never have identical MemTotal: firmware reservations differ.
+    return value - 1024 * (ordinal * 37 % 11)
+
+
+def _nodes(spec, mdl):
+    """[(node_id, {"mem_kib", "socket", "memless", "near", "far"})] sorted by id."""
+    out = []
+    for ordinal, nid in enumerate(mdl["cpu_nodes"]):
+        out.append((nid, {"mem_kib": _node_mem_kib(spec, nid, ordinal), "socket": mdl["node_socket"][nid], "memless": False}))
+    for entry in mdl["memless"]:
+        out.append(
+            (
+                entry["id"],
+                {
+                    "mem_kib": entry["mem_kib"],
+                    "socket": entry.get("socket", 0),
+                    "memless": True,
+                    "near": entry.get("near", 20),
+                    "far": entry.get("far", 40),
+                },
+            )
+        )
+    out.sort(key=lambda item: item[0])
+    return out
+
+
+def _distance(spec, a, b):
+    (aid, ainfo), (bid, binfo) = a, b
+    if aid == bid:
+        return spec["local_distance"]
+    if ainfo["memless"] or binfo["memless"]:
+        m = ainfo if ainfo["memless"] else binfo
+        if ainfo["memless"] and binfo["memless"]:
+            return max(ainfo["far"], binfo["far"])
+        return m["near"] if ainfo["socket"] == binfo["socket"] else m["far"]
+    if ainfo["socket"] == binfo["socket"]:
+        return spec["socket_distance"]
+    return spec["remote_distance"]
+
+
+# --------------------------------------------------------------------------
+# Tree writer
+# --------------------------------------------------------------------------
+
+_AMD_FLAGS = (
+    "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht "
+    "syscall nx mmxext fxsr_opt pdpe1gb rdtscp lm constant_tsc rep_good amd_lbr_v2 nopl nonstop_tsc cpuid "
+    "extd_apicid aperfmperf rapl pni pclmulqdq monitor ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic movbe popcnt "
+    "aes xsave avx f16c rdrand lahf_lm cmp_legacy svm extapic cr8_legacy abm sse4a misalignsse 3dnowprefetch "
+    "osvw ibs skinit wdt tce topoext perfctr_core perfctr_nb bpext perfctr_llc mwaitx cpb cat_l3 cdp_l3 hw_pstate "
+    "ssbd mba perfmon_v2 ibrs ibpb stibp ibrs_enhanced vmmcall fsgsbase bmi1 avx2 smep bmi2 erms invpcid cqm "
+    "rdt_a avx512f avx512dq rdseed adx smap avx512ifma clflushopt clwb avx512cd sha_ni avx512bw avx512vl "
+    "xsaveopt xsavec xgetbv1 xsaves cqm_llc cqm_occup_llc cqm_mbm_total cqm_mbm_local avx512_bf16 clzero "
+    "irperf xsaveerptr rdpru wbnoinvd amd_ppin cppc arat npt lbrv svm_lock nrip_save tsc_scale vmcb_clean "
+    "flushbyasid decodeassists pausefilter pfthreshold avic v_vmsave_vmload vgif x2avic v_spec_ctrl vnmi "
+    "avx512vbmi umip pku ospke avx512_vbmi2 gfni vaes vpclmulqdq avx512_vnni avx512_bitalg avx512_vpopcntdq "
+    "la57 rdpid overflow_recov succor smca fsrm flush_l1d debug_swap"
+)
+_INTEL_FLAGS = (
+    "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush dts acpi mmx fxsr sse "
+    "sse2 ss ht tm pbe syscall nx pdpe1gb rdtscp lm constant_tsc art arch_perfmon pebs bts rep_good nopl "
+    "xtopology nonstop_tsc cpuid aperfmperf tsc_known_freq pni pclmulqdq dtes64 monitor ds_cpl vmx smx est "
+    "tm2 ssse3 sdbg fma cx16 xtpr pdcm pcid dca sse4_1 sse4_2 x2apic movbe popcnt tsc_deadline_timer aes "
+    "xsave avx f16c rdrand lahf_lm abm 3dnowprefetch cpuid_fault epb cat_l3 cat_l2 cdp_l3 intel_ppin cdp_l2 "
+    "ssbd mba ibrs ibpb stibp ibrs_enhanced tpr_shadow flexpriority ept vpid ept_ad fsgsbase tsc_adjust bmi1 "
+    "hle avx2 smep bmi2 erms invpcid rtm cqm rdt_a avx512f avx512dq rdseed adx smap avx512ifma clflushopt "
+    "clwb intel_pt avx512cd sha_ni avx512bw avx512vl xsaveopt xsavec xgetbv1 xsaves cqm_llc cqm_occup_llc "
+    "cqm_mbm_total cqm_mbm_local split_lock_detect avx_vnni avx512_bf16 wbnoinvd dtherm ida arat pln pts "
+    "hfi vnmi avx512vbmi umip pku ospke waitpkg avx512_vbmi2 gfni vaes vpclmulqdq avx512_vnni avx512_bitalg "
+    "tme avx512_vpopcntdq la57 rdpid bus_lock_detect cldemote movdiri movdir64b enqcmd fsrm md_clear serialize "
+    "tsxldtrk pconfig arch_lbr ibt amx_bf16 avx512_fp16 amx_tile amx_int8 flush_l1d arch_capabilities"
+)
+_ARM_FEATURES = "fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp ssbs"
+
+
+class _Writer(object):
+    """Collects ``{relative path: text}``; directories are implied by paths
+    (``mkdir`` records empty directories)."""
+
+    def __init__(self):
+        self.files = {}
+        self.dirs = set()
+
+    def write(self, rel, text):
+        self.files[rel] = text
+
+    def mkdir(self, rel):
+        self.dirs.add(rel)
+
+
+def render(spec, full=True):
+    """Pure: the synthetic tree as ``({relpath: text}, {empty dir relpaths})``.
+
+    ``full=False`` leaves out files no parser in this collection reads
+    (cache geometry, die/package/cluster masks ...) to make on-disk trees
+    cheaper; the files the design calls out are always written.
+    """
+    w = _Writer()
+    _render(w, spec, full)
+    return w.files, w.dirs
+
+
+def build_tree(path, spec, full=True):
+    """Write the synthetic tree for ``spec`` below ``path``; return the root (str)."""
+    root = str(path)
+    files, dirs = render(spec, full=full)
+    made = set()
+    for rel in sorted(dirs):
+        os.makedirs(os.path.join(root, rel), exist_ok=True)
+    for rel, text in files.items():
+        full_path = os.path.join(root, rel)
+        parent = os.path.dirname(full_path)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        with open(full_path, "w") as handle:
+            handle.write(text)
+    return root
+
+
+class MemoryReader(object):
+    """In-memory stand-in for ``topology.SysfsReader`` (same interface).
+
+    Lets the pure ``topology.collect`` run on a rendered tree without touching
+    the disk, so the whole catalogue can be checked quickly.
+    """
+
+    def __init__(self, files, dirs=(), root="/synthetic"):
+        self.root = root
+        self.files = files
+        self.reads = 0
+        index = {}
+        for rel in dirs:
+            index.setdefault(rel, set())
+        for rel in list(files) + list(dirs):
+            child = rel
+            while child:
+                parent, dummy, name = child.rpartition("/")
+                kids = index.get(parent)
+                if kids is not None:
+                    kids.add(name)
+                    break
+                index[parent] = set([name])
+                child = parent
+        self._dirs = index
+
+    @classmethod
+    def for_spec(cls, spec, full=True):
+        files, dirs = render(spec, full=full)
+        return cls(files, dirs)
+
+    def path(self, rel):
+        return os.path.join(self.root, rel)
+
+    def read(self, rel):
+        self.reads += 1
+        return self.files.get(rel)
+
+    def read_head(self, rel, size):
+        text = self.files.get(rel)
+        if text is None or len(text) <= size:
+            return text
+        head = text[:size]
+        return head[: head.rindex("\n") + 1] if "\n" in head else head
+
+    def listdir(self, rel):
+        if rel in self.files:
+            return None
+        names = self._dirs.get(rel)
+        return sorted(names) if names is not None else None
+
+    def isdir(self, rel):
+        return rel not in self.files and rel in self._dirs
+
+    def exists(self, rel):
+        return rel in self.files or rel in self._dirs
+
+
+def _render(w, spec, full):
+    mdl = model(spec)
+    cpu_dir = "sys/devices/system/cpu"
+    node_dir = "sys/devices/system/node"
+    online = set(mdl["online"])
+    nbits = len(mdl["possible"])
+    core_by_cpu = {}
+    for core in mdl["cores"]:
+        for cpu in core.cpus:
+            core_by_cpu[cpu] = core
+    old = spec["old_kernel"]
+    arm = spec["arch"] == "arm"
+
+    # global CPU files
+    w.write(cpu_dir + "/online", _fmt_list(mdl["online"]) + "\n")
+    w.write(cpu_dir + "/offline", _fmt_list(set(mdl["possible"]) - online) + "\n")
+    w.write(cpu_dir + "/present", _fmt_list(mdl["present"]) + "\n")
+    w.write(cpu_dir + "/possible", _fmt_list(mdl["possible"]) + "\n")
+    w.write(cpu_dir + "/kernel_max", "8191\n")
+    if not old:
+        smt_control = {"on": "on", "bios_off": "notsupported", "kernel_off": "off"}[spec["smt"]]
+        if spec["threads"] == 1:
+            smt_control = "notsupported"
+        w.write(cpu_dir + "/smt/control", smt_control + "\n")
+        w.write(cpu_dir + "/smt/active", "1\n" if smt_control == "on" else "0\n")
+
+    # groups of online CPUs
+    def online_cpus(cores):
+        return sorted(c for core in cores for c in core.cpus if c in online)
+
+    by_socket = {}
+    by_ccx = {}
+    by_cluster = {}
+    for core in mdl["cores"]:
+        by_socket.setdefault(core.socket, []).append(core)
+        by_ccx.setdefault(core.ccx, []).append(core)
+        if core.cluster is not None:
+            by_cluster.setdefault(core.cluster, []).append(core)
+    socket_cpus = {s: online_cpus(cs) for s, cs in by_socket.items()}
+    ccx_cpus = {x: online_cpus(cs) for x, cs in by_ccx.items()}
+    cluster_cpus = {k: online_cpus(cs) for k, cs in by_cluster.items()}
+    socket_cores_online = {s: sum(1 for c in cs if any(t in online for t in c.cpus)) for s, cs in by_socket.items()}
+
+    list_cache = {}
+
+    def lm(ids):
+        key = tuple(ids)
+        if key not in list_cache:
+            list_cache[key] = (_fmt_list(ids) + "\n", _fmt_mask(ids, nbits) + "\n")
+        return list_cache[key]
+
+    for cpu in mdl["possible"]:
+        if cpu not in core_by_cpu:
+            continue  # possible but not present: no cpuN directory
+        core = core_by_cpu[cpu]
+        base = "%s/cpu%d" % (cpu_dir, cpu)
+        if cpu != mdl["present"][0]:
+            w.write(base + "/online", "1\n" if cpu in online else "0\n")
+        else:
+            w.mkdir(base)
+        if cpu not in online:
+            continue  # offline CPUs have no topology/ and no cache/
+        t = base + "/topology/"
+        siblings = sorted(c for c in core.cpus if c in online)
+        sib_list, sib_mask = lm(siblings)
+        pkg = core.socket
+        if arm and spec["arm_package_id"] is not None:
+            pkg = spec["arm_package_id"]
+        w.write(t + "physical_package_id", "%d\n" % pkg)
+        w.write(t + "core_id", "%d\n" % core.core_id)
+        w.write(t + "thread_siblings_list", sib_list)
+        w.write(t + "thread_siblings", sib_mask)
+        pk_list, pk_mask = lm(socket_cpus[core.socket])
+        if full:
+            w.write(t + "core_siblings_list", pk_list)
+            w.write(t + "core_siblings", pk_mask)
+        if not old:
+            w.write(t + "core_cpus_list", sib_list)
+            w.write(t + "core_cpus", sib_mask)
+            w.write(t + "die_id", "%d\n" % (-1 if arm else 0))
+            if full:
+                w.write(t + "package_cpus_list", pk_list)
+                w.write(t + "package_cpus", pk_mask)
+                w.write(t + "die_cpus_list", pk_list)
+                w.write(t + "die_cpus", pk_mask)
+            if arm:
+                cl_list, cl_mask = lm(cluster_cpus[core.cluster])
+                cl_id = core.cluster
+            else:
+                cl_list, cl_mask = sib_list, sib_mask  # x86 cluster = L2 sharing = the core
+                cl_id = 65535
+            w.write(t + "cluster_cpus_list", cl_list)
+            if full:
+                w.write(t + "cluster_cpus", cl_mask)
+                w.write(t + "cluster_id", "%d\n" % cl_id)
+
+        # caches
+        caches = [
+            (1, "Data", 48 if spec["family"] >= 0x1A or arm else 32, siblings, core.index),
+            (1, "Instruction", 32 if not arm else 64, siblings, core.index),
+            (2, "Unified", spec["l2_size_kib"], siblings, core.index),
+        ]
+        if spec["l3"] == "ccx":
+            caches.append((3, "Unified", spec["l3_size_kib"], ccx_cpus[core.ccx], core.ccx))
+        elif spec["l3"] == "socket":
+            caches.append((3, "Unified", spec["l3_size_kib"], socket_cpus[core.socket], core.socket))
+        if spec["cache_layout"] == "l3_at_index2" and len(caches) == 4:
+            caches[2], caches[3] = caches[3], caches[2]
+        elif spec["cache_layout"] == "with_l4":
+            caches.append((4, "Unified", 131072, socket_cpus[core.socket], core.socket))
+        for idx, (level, ctype, size, shared, cid) in enumerate(caches):
+            c = "%s/cache/index%d/" % (base, idx)
+            s_list, s_mask = lm(shared)
+            w.write(c + "level", "%d\n" % level)
+            w.write(c + "type", ctype + "\n")
+            w.write(c + "size", "%dK\n" % size)
+            w.write(c + "shared_cpu_list", s_list)
+            w.write(c + "shared_cpu_map", s_mask)
+            if full:
+                w.write(c + "coherency_line_size", "64\n")
+                w.write(c + "ways_of_associativity", "%d\n" % (16 if level == 3 else 8))
+                w.write(c + "number_of_sets", "%d\n" % max(1, size * 1024 // 64 // (16 if level == 3 else 8)))
+                w.write(c + "physical_line_partition", "1\n")
+            if not old:
+                w.write(c + "id", "%d\n" % cid)
+
+    # NUMA
+    nodes = _nodes(spec, mdl)
+    all_node_ids = [item[0] for item in nodes]
+    if not spec["no_node_dir"]:
+        node_cpus = {}
+        for core in mdl["cores"]:
+            node_cpus.setdefault(core.node, []).extend(c for c in core.cpus if c in online)
+        w.write(node_dir + "/online", _fmt_list(all_node_ids) + "\n")
+        w.write(
+            node_dir + "/possible",
+            _fmt_list(range(0, max(all_node_ids) + 1 + spec["node_possible_extra"])) + "\n",
+        )
+        w.write(node_dir + "/has_cpu", _fmt_list(n for n in all_node_ids if node_cpus.get(n)) + "\n")
+        with_mem = [nid for nid, info in nodes if info["mem_kib"] > 0]
+        w.write(node_dir + "/has_memory", _fmt_list(with_mem) + "\n")
+        w.write(node_dir + "/has_normal_memory", _fmt_list(with_mem) + "\n")
+        for a in nodes:
+            nid, info = a
+            base = "%s/node%d/" % (node_dir, nid)
+            ids = sorted(node_cpus.get(nid, []))
+            w.write(base + "cpulist", _fmt_list(ids) + "\n")
+            w.write(base + "cpumap", _fmt_mask(ids, nbits) + "\n")
+            w.write(base + "distance", " ".join(str(_distance(spec, a, b)) for b in nodes) + "\n")
+            kib = info["mem_kib"]
+            free = kib * 9 // 10
+            w.write(
+                base + "meminfo",
+                "".join(
+                    "Node %d %-15s %8d kB\n" % (nid, key + ":", val)
+                    for key, val in (
+                        ("MemTotal", kib),
+                        ("MemFree", free),
+                        ("MemUsed", kib - free),
+                        ("SwapCached", 0),
+                        ("Active", kib // 50),
+                        ("Inactive", kib // 60),
+                        ("FilePages", kib // 40),
+                        ("Mapped", 1024),
+                        ("AnonPages", kib // 80),
+                        ("Shmem", 2048),
+                        ("KernelStack", 16384),
+                        ("PageTables", 4096),
+                        ("Slab", kib // 200),
+                        ("HugePages_Total", 0),
+                    )
+                )
+                + "Node %d HugePages_Total:     0\nNode %d HugePages_Free:      0\n" % (nid, nid),
+            )
+
+    # procfs
+    mem_total = sum(item[1]["mem_kib"] for item in nodes)
+    w.write(
+        "proc/meminfo",
+        "MemTotal:       %d kB\nMemFree:        %d kB\nMemAvailable:   %d kB\nBuffers:           10240 kB\n"
+        "Cached:          2097152 kB\nSwapCached:            0 kB\nHugePages_Total:       0\n"
+        "Hugepagesize:       2048 kB\n" % (mem_total, mem_total * 9 // 10, mem_total * 9 // 10),
+    )
+    w.write("proc/cpuinfo", _cpuinfo(spec, mdl, online, socket_cpus, socket_cores_online))
+
+    # container cpuset
+    if spec["cpuset"] is not None:
+        rel = "sys/fs/cgroup/cpuset.cpus.effective" if spec["cgroup"] == "v2" else "sys/fs/cgroup/cpuset/cpuset.effective_cpus"
+        w.write(rel, spec["cpuset"] + "\n")
+
+
+def _cpuinfo(spec, mdl, online, socket_cpus, socket_cores_online):
+    core_by_cpu = {}
+    for core in mdl["cores"]:
+        for cpu in core.cpus:
+            core_by_cpu[cpu] = core
+    blocks = []
+    if spec["arch"] == "arm":
+        for cpu in sorted(online):
+            lines = [
+                "processor\t: %d" % cpu,
+                "BogoMIPS\t: 50.00",
+                "Features\t: %s" % _ARM_FEATURES,
+                "CPU implementer\t: 0x%02x" % spec["arm_implementer"],
+                "CPU architecture: 8",
+                "CPU variant\t: 0x3",
+                "CPU part\t: 0x%03x" % spec["arm_part"],
+                "CPU revision\t: 1",
+            ]
+            if spec["model_name"]:
+                lines.insert(1, "model name\t: %s" % spec["model_name"])
+            blocks.append("\n".join(lines) + "\n")
+        return "\n".join(blocks) + "\n"
+    flags = _AMD_FLAGS if spec["vendor"] == "AuthenticAMD" else _INTEL_FLAGS
+    cache_size = spec["l2_size_kib"] if spec["vendor"] == "AuthenticAMD" else spec["l3_size_kib"]
+    for cpu in sorted(online):
+        core = core_by_cpu[cpu]
+        apic = core.socket * 256 + core.core_id * 2 + core.cpus.index(cpu)
+        lines = [
+            "processor\t: %d" % cpu,
+            "vendor_id\t: %s" % spec["vendor"],
+            "cpu family\t: %d" % spec["family"],
+            "model\t\t: %d" % spec["model"],
+            "model name\t: %s" % spec["model_name"],
+            "stepping\t: %d" % spec["stepping"],
+            "microcode\t: 0xa0011d1",
+            "cpu MHz\t\t: 2450.000",
+            "cache size\t: %d KB" % cache_size,
+            "physical id\t: %d" % core.socket,
+            "siblings\t: %d" % len(socket_cpus[core.socket]),
+            "core id\t\t: %d" % core.core_id,
+            "cpu cores\t: %d" % socket_cores_online[core.socket],
+            "apicid\t\t: %d" % apic,
+            "initial apicid\t: %d" % apic,
+            "fpu\t\t: yes",
+            "fpu_exception\t: yes",
+            "cpuid level\t: 16",
+            "wp\t\t: yes",
+            "flags\t\t: %s" % flags,
+            "bugs\t\t: sysret_ss_attrs spectre_v1 spectre_v2 spec_store_bypass srso",
+            "bogomips\t: 4900.00",
+            "TLB size\t: 3584 4K pages",
+            "clflush size\t: 64",
+            "cache_alignment\t: 64",
+            "address sizes\t: 52 bits physical, 57 bits virtual",
+            "power management: ts ttp tm hwpstate cpb eff_freq_ro [13] [14]",
+        ]
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks) + "\n"
+
+
+# --------------------------------------------------------------------------
+# Expected answer (from the model only)
+# --------------------------------------------------------------------------
+
+
+def expected(spec):
+    """Contract keys of ``hpcai_cpu_topology`` for ``spec`` (from the model)."""
+    mdl = model(spec)
+    usable = set(mdl["usable"])
+    online = set(mdl["online"])
+    cores = []  # (core, [usable cpus])
+    for core in mdl["cores"]:
+        cpus = sorted(c for c in core.cpus if c in usable)
+        if cpus:
+            cores.append((core, cpus))
+    n_cpus = len(usable)
+    n_cores = len(cores)
+    sockets = {}
+    for core, cpus in cores:
+        entry = sockets.setdefault(core.socket, {"cpus": [], "cores": 0})
+        entry["cpus"].extend(cpus)
+        entry["cores"] += 1
+    socket_id = (lambda s: 0) if (spec["arch"] == "arm" and spec["arm_package_id"] == -1) else (lambda s: s)
+    n_sockets = len(set(socket_id(s) for s in sockets))
+
+    nodes = _nodes(spec, mdl)
+    node_of_cpu = {}
+    for core, cpus in cores:
+        for c in cpus:
+            node_of_cpu[c] = core.node
+    if spec["no_node_dir"]:
+        mem_total = sum(item[1]["mem_kib"] for item in nodes)
+        numa = [{"id": 0, "cpus": _fmt_list(usable), "memory_mib": mem_total // 1024, "distances": [10]}]
+        node_of_cpu = dict((c, 0) for c in usable)
+    else:
+        numa = []
+        for a in nodes:
+            nid, info = a
+            numa.append(
+                {
+                    "id": nid,
+                    "cpus": _fmt_list(c for c in usable if node_of_cpu.get(c) == nid),
+                    "memory_mib": info["mem_kib"] // 1024,
+                    "distances": [_distance(spec, a, b) for b in nodes],
+                }
+            )
+
+    groups = {}
+    if spec["l3"] == "ccx":
+        for core, cpus in cores:
+            groups.setdefault(("ccx", core.ccx), []).append((core, cpus))
+    elif spec["l3"] == "socket":
+        for core, cpus in cores:
+            groups.setdefault(("socket", core.socket), []).append((core, cpus))
+    l3 = []
+    for members in groups.values():
+        cpus = sorted(c for item in members for c in item[1])
+        l3.append(
+            {
+                "cpus": cpus,
+                "cores": len(members),
+                "socket": socket_id(members[0][0].socket),
+                "numa_nodes": sorted(set(node_of_cpu[c] for c in cpus if c in node_of_cpu)),
+            }
+        )
+    l3.sort(key=lambda d: d["cpus"][0])
+    for i, d in enumerate(l3):
+        d["index"] = i
+        d["cpus"] = _fmt_list(d["cpus"])
+
+    mem_total_kib = sum(item[1]["mem_kib"] for item in nodes)
+    real_memory = mem_total_kib // 1024
+
+    def slurm(n_sock):
+        return {
+            "CPUs": n_cpus,
+            "Boards": 1,
+            "SocketsPerBoard": n_sock,
+            "CoresPerSocket": n_cores // n_sock,
+            "ThreadsPerCore": n_cpus // n_cores,
+            "RealMemory": real_memory,
+        }
+
+    socket_list = []
+    merged = {}
+    for s, entry in sockets.items():
+        m = merged.setdefault(socket_id(s), {"cpus": [], "cores": 0})
+        m["cpus"].extend(entry["cpus"])
+        m["cores"] += entry["cores"]
+    for s in sorted(merged):
+        socket_list.append({"id": s, "cpus": _fmt_list(merged[s]["cpus"]), "cores": merged[s]["cores"]})
+    return {
+        "vendor": spec["expect_vendor"],
+        "cpu_family": spec["family"] if spec["arch"] == "x86" else None,
+        "model": spec["model"] if spec["arch"] == "x86" else None,
+        "model_name": spec["model_name"] or None,
+        "generation": spec["expect_generation"],
+        "cpus_online": _fmt_list(usable),
+        "cpus_offline": _fmt_list(set(mdl["present"]) - online),
+        "threads_per_core": max(len(item[1]) for item in cores),
+        "counts": {
+            "cpus_online": n_cpus,
+            "cores": n_cores,
+            "sockets": n_sockets,
+            "numa_nodes": sum(1 for n in numa if n["cpus"]),
+            "numa_nodes_total": len(numa),
+            "l3_domains": len(l3),
+        },
+        "sockets": socket_list,
+        "numa_nodes": numa,
+        "l3_domains": l3,
+        "slurm": slurm(n_sockets),
+        "slurm_l3_as_socket": slurm(len(l3)) if l3 else slurm(n_sockets),
+    }
+
+
+# --------------------------------------------------------------------------
+# Catalogue
+# --------------------------------------------------------------------------
+
+# Platform bases (one socket's worth of silicon; cores per CCX are the full-die
+# figures of the flagship SKU).
+NAPLES = dict(
+    family=0x17, model=0x01, stepping=2, model_name="AMD EPYC 7601 32-Core Processor",
+    ccx_per_socket=8, core_slots_per_ccx=4, cores_per_ccx=4, l3_size_kib=8192,
+    nps=4, socket_distance=16, expect_generation="zen1",
+)
+ROME = dict(
+    family=0x17, model=0x31, stepping=0, model_name="AMD EPYC 7742 64-Core Processor",
+    ccx_per_socket=16, core_slots_per_ccx=4, cores_per_ccx=4, l3_size_kib=16384, expect_generation="zen2",
+)
+MILAN = dict(
+    family=0x19, model=0x01, stepping=1, model_name="AMD EPYC 7763 64-Core Processor",
+    ccx_per_socket=8, core_slots_per_ccx=8, cores_per_ccx=8, l3_size_kib=32768, expect_generation="zen3",
+)
+MILAN_X = dict(MILAN, model=0x01, stepping=2, model_name="AMD EPYC 7773X 64-Core Processor", l3_size_kib=98304)
+GENOA = dict(
+    family=0x19, model=0x11, stepping=1, model_name="AMD EPYC 9654 96-Core Processor",
+    ccx_per_socket=12, core_slots_per_ccx=8, cores_per_ccx=8, l3_size_kib=32768, l2_size_kib=1024,
+    socket_distance=11, expect_generation="zen4",
+)
+GENOA_X = dict(GENOA, stepping=2, model_name="AMD EPYC 9684X 96-Core Processor", l3_size_kib=98304)
+BERGAMO = dict(
+    family=0x19, model=0xA0, stepping=1, model_name="AMD EPYC 9754 128-Core Processor",
+    ccx_per_socket=16, core_slots_per_ccx=8, cores_per_ccx=8, l3_size_kib=16384, l2_size_kib=1024,
+    socket_distance=11, expect_generation="zen4c",
+)
+SIENA = dict(
+    family=0x19, model=0xA0, stepping=2, model_name="AMD EPYC 8534P 64-Core Processor",
+    ccx_per_socket=8, core_slots_per_ccx=8, cores_per_ccx=8, l3_size_kib=16384, l2_size_kib=1024,
+    socket_distance=11, expect_generation="zen4c",
+)
+TURIN = dict(
+    family=0x1A, model=0x02, stepping=1, model_name="AMD EPYC 9755 128-Core Processor",
+    ccx_per_socket=16, core_slots_per_ccx=8, cores_per_ccx=8, l3_size_kib=32768, l2_size_kib=1024,
+    socket_distance=11, expect_generation="zen5",
+)
+TURIN_DENSE = dict(
+    family=0x1A, model=0x11, stepping=0, model_name="AMD EPYC 9965 192-Core Processor",
+    ccx_per_socket=12, core_slots_per_ccx=16, cores_per_ccx=16, l3_size_kib=32768, l2_size_kib=1024,
+    socket_distance=11, expect_generation="zen5c",
+)
+SPR = dict(
+    vendor="GenuineIntel", family=6, model=0x8F, stepping=8,
+    model_name="Intel(R) Xeon(R) Platinum 8480+", ccx_per_socket=1, core_slots_per_ccx=60,
+    cores_per_ccx=56, l3="socket", l3_size_kib=107520, l2_size_kib=2048, socket_distance=12,
+    remote_distance=21, expect_vendor="GenuineIntel", expect_generation="intel",
+)
+ICX = dict(
+    vendor="GenuineIntel", family=6, model=0x6A, stepping=6,
+    model_name="Intel(R) Xeon(R) Platinum 8380 CPU @ 2.30GHz", ccx_per_socket=1, core_slots_per_ccx=40,
+    cores_per_ccx=40, l3="socket", l3_size_kib=61440, l2_size_kib=1280, remote_distance=20,
+    expect_vendor="GenuineIntel", expect_generation="intel",
+)
+ALTRA = dict(
+    arch="arm", vendor=None, family=0, model=0, model_name=None, arm_implementer=0x41, arm_part=0xD0C,
+    ccx_per_socket=1, core_slots_per_ccx=80, cores_per_ccx=80, threads=1, l3="none", l2_size_kib=1024,
+    remote_distance=20, expect_vendor="ARM", expect_generation="arm",
+)
+
+
+def _matrix():
+    specs = {}
+    plats = (
+        ("rome", ROME), ("milan", MILAN), ("genoa", GENOA), ("bergamo", BERGAMO),
+        ("turin", TURIN), ("turin_dense", TURIN_DENSE),
+    )
+    for pname, plat in plats:
+        for sockets in (1, 2):
+            for nps in (1, 2, 4):
+                for smt in ("on", "bios_off"):
+                    name = "%s_%dp_nps%d_%s" % (pname, sockets, nps, "smt" if smt == "on" else "nosmt")
+                    specs[name] = make_spec(plat, name=name, sockets=sockets, nps=nps, smt=smt)
+    for sockets in (1, 2):
+        for smt in ("on", "bios_off"):
+            name = "naples_%dp_%s" % (sockets, "smt" if smt == "on" else "nosmt")
+            specs[name] = make_spec(NAPLES, name=name, sockets=sockets, smt=smt)
+    for nps in (1, 2, 4):
+        name = "siena_1p_nps%d_smt" % nps
+        specs[name] = make_spec(SIENA, name=name, nps=nps)
+    return specs
+
+
+def _quirks():
+    s = {}
+
+    def add(name, base, **kw):
+        s[name] = make_spec(base, name=name, **kw)
+
+    add("milan_x_2p_nps1_smt", MILAN_X, sockets=2)
+    add("genoa_x_1p_nps1_smt", GENOA_X)
+    # L3-as-NUMA ("LLC as NUMA node" BIOS option): one node per CCX.
+    add("rome_2p_l3_as_numa", ROME, sockets=2, nps="l3")
+    add("milan_1p_l3_as_numa", MILAN, nps="l3")
+    # Offline CPUs: a whole core, one SMT sibling, and a whole CCX (uneven result).
+    add("milan_2p_offline", MILAN, sockets=2, offline=[5, 133, 130] + list(range(64, 72)) + list(range(192, 200)))
+    # SMT disabled by the kernel (nosmt / smt/control=off): siblings present but offline.
+    add("rome_2p_nosmt_kernel", ROME, sockets=2, smt="kernel_off")
+    # Hot-pluggable slots: possible > present (cpu/offline lists the empty slots).
+    add("genoa_1p_possible_extra", GENOA, possible_extra=192, offline=[3])
+    # CPU-less memory nodes.
+    add(
+        "genoa_2p_cxl", GENOA, sockets=2,
+        memless_nodes=[{"mem_kib": 268435456, "socket": 0, "near": 20, "far": 32}],
+    )
+    add(
+        "genoa_2p_nps4_gpu_hbm", GENOA, sockets=2, nps=4,
+        memless_nodes=[
+            {"mem_kib": 100663296, "socket": i // 4, "near": 40, "far": 80} for i in range(8)
+        ],
+    )
+    # Odd / sparse node ids.
+    add("milan_2p_odd_nodes", MILAN, sockets=2, node_ids=[1, 3])
+    add("rome_1p_nps4_sparse_nodes", ROME, nps=4, node_ids=[0, 2, 5, 7])
+    # core_id repeating within a socket / sequential without gaps.
+    add("rome_2p_coreid_per_ccx", ROME, sockets=2, core_id_mode="per_ccx")
+    add("genoa_1p_coreid_sequential", GENOA, core_id_mode="sequential")
+    # Low-core SKUs: cores fused off per CCX (core_id gaps).
+    add("rome_7302_2p", ROME, sockets=2, ccx_per_socket=8, cores_per_ccx=2, model_name="AMD EPYC 7302 16-Core Processor", l3_size_kib=16384)
+    add("milan_73f3_2p", MILAN, sockets=2, cores_per_ccx=2, model_name="AMD EPYC 73F3 16-Core Processor")
+    add("genoa_9174f_1p", GENOA, ccx_per_socket=8, cores_per_ccx=2, model_name="AMD EPYC 9174F 16-Core Processor")
+    add("turin_9175f_1p", TURIN, cores_per_ccx=1, model_name="AMD EPYC 9175F 16-Core Processor")
+    add("genoa_9634_2p", GENOA, sockets=2, cores_per_ccx=7, model_name="AMD EPYC 9634 84-Core Processor")
+    # Synthetic uneven CCXs (not a real SKU: exercises heterogeneous Slurm maths).
+    add("genoa_uneven_synthetic", GENOA, cores_per_ccx=[8, 7, 8, 6, 8, 8, 8, 8, 8, 8, 8, 5])
+    # Old kernel (EL7/EL8 era): no core_cpus_list, die/cluster files, cache id.
+    add("rome_2p_old_kernel", ROME, sockets=2, nps=4, old_kernel=True)
+    add("naples_2p_old_kernel", NAPLES, sockets=2, old_kernel=True)
+    # Non-NUMA kernel (no node/ directory).
+    add("milan_1p_no_numa", MILAN, no_node_dir=True)
+    # Cache index layout variants (level is read, index number not trusted).
+    add("genoa_1p_l3_at_index2", GENOA, cache_layout="l3_at_index2")
+    add("milan_1p_with_l4", MILAN, cache_layout="with_l4")
+    # Containers.
+    add("genoa_2p_container_v2", GENOA, sockets=2, cpuset="8-15,200-207")
+    add("milan_2p_container_v1", MILAN, sockets=2, cpuset="0-3,64-71,128-131", cgroup="v1")
+    # Round-robin (socket interleaved) CPU enumeration.
+    add("rome_2p_nps4_socket_rr", ROME, sockets=2, nps=4, enumeration="socket_rr")
+    # Intel.
+    # SNC2 as most kernels report it: CPUID leaf 4 describes one socket-wide
+    # L3, so shared_cpu_list spans both SNC nodes of the socket ...
+    add("intel_spr_2p_snc2", SPR, sockets=2, nps=2)
+    # ... and a variant whose L3 is split per SNC node (unverified on real
+    # hardware; the parser must simply follow whatever sysfs says).
+    add("intel_spr_2p_snc2_split_l3", SPR, sockets=2, nps=2, ccx_per_socket=2, core_slots_per_ccx=30,
+        cores_per_ccx=28, l3="ccx", l3_size_kib=53760)
+    add("intel_icx_2p_socket_rr", ICX, sockets=2, enumeration="socket_rr")
+    add("intel_spr_1p_nosmt", SPR, smt="bios_off")
+    # ARM.
+    add("arm_altra_q80_no_l3", ALTRA)
+    add("arm_altra_max_2p_l3", ALTRA, sockets=2, core_slots_per_ccx=128, cores_per_ccx=128, l3="socket", l3_size_kib=16384)
+    add("arm_altra_old_pkg_minus1", ALTRA, arm_package_id=-1, old_kernel=True)
+    add(
+        "arm_grace_hopper_like", ALTRA, arm_part=0xD4F, core_slots_per_ccx=72, cores_per_ccx=72, l3="socket",
+        l3_size_kib=116736, mem_per_node_kib=500000000,
+        memless_nodes=[{"mem_kib": 100663296, "socket": 0, "near": 80, "far": 80}], node_possible_extra=8,
+    )
+    add(
+        "arm_ampereone_1p", ALTRA, arm_implementer=0xC0, arm_part=0xAC3, core_slots_per_ccx=192,
+        cores_per_ccx=192, l3="socket", l3_size_kib=65536, expect_vendor="Ampere",
+    )
+    add("arm_altra_quadrant", ALTRA, nps=4)
+    return s
+
+
+CATALOGUE = {}
+CATALOGUE.update(_matrix())
+CATALOGUE.update(_quirks())
+
+# The performance reference: 2 x 192-core Zen 5c with SMT = 768 CPUs.
+PERF_SPEC = "turin_dense_2p_nps1_smt"
+
+
+def catalogue():
+    """Sorted list of catalogue names."""
+    return sorted(CATALOGUE)
+
+
+def fast_tmp_base():
+    """Directory for on-disk test trees: ``$HPCAI_TEST_TMPDIR``, else ``/dev/shm``
+    when it is writable with more than 1 GiB free (writing tens of thousands of
+    small files to a slow disk dominates test time), else ``None`` (the system
+    temp dir)."""
+    base = os.environ.get("HPCAI_TEST_TMPDIR")
+    if base:
+        return base
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        try:
+            st = os.statvfs("/dev/shm")
+        except OSError:
+            return None
+        if st.f_bavail * st.f_frsize > 1 << 30:
+            return "/dev/shm"
+    return None
