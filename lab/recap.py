@@ -9,6 +9,7 @@ import argparse
 import re
 import sys
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
@@ -21,7 +22,7 @@ def main():
     for line in sys.stdin:
         sys.stdout.write(line)
         sys.stdout.flush()
-        match = RECAP.match(line.strip())
+        match = RECAP.match(ANSI.sub("", line).strip())
         if match:
             name = match.group(1)
             hosts[name] = tuple(int(x) for x in match.groups()[1:])
