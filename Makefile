@@ -20,7 +20,7 @@ SANITY_BUILD    := build/sanity/ansible_collections/hpcai/cluster
 ANSIBLE_TEST_PIP := 24_2
 
 .PHONY: help venv collections lab lab-image lab-up lab-converge lab-idempotence lab-status lab-down \
-        test lint sanity unit molecule clean
+        test lint sanity unit molecule bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -63,6 +63,10 @@ lab-status: ## show lab nodes and what works on them
 lab-down: ## remove every container, network and file `make lab` created
 	@$(BIN)/python lab/lab.py down 2>/dev/null || $(PYTHON) lab/lab.py down
 	@rm -f .lab-image
+
+# ---------------------------------------------------------------- bench
+bench: venv collections ## benchmarks: one table, bench/results/latest.json + latest.png (BENCH_ARGS="--strict", "--sections modules", "--runs 3")
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- tests
 test: lint sanity unit molecule ## everything CI runs: lint, sanity, unit, Molecule
