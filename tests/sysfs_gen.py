@@ -27,6 +27,22 @@ machines and SNC Xeons gives; with ``socket_rr`` the *CPU ids* of the nodes
 interleave.  ``node_ids`` renames the nodes (sparse/odd ids); memory-only
 (CPU-less) nodes follow the CPU nodes unless given explicit ids.
 
+PCI devices (``pci_devices``, optional): each entry is a dict made with
+``pci_device()`` (address, vendor, device, class, numa_node, netdevs, ibdevs,
+drm cards, physfn for SR-IOV VFs, driver, and a hand-written ``expect_kind``).
+They are written the way Linux lays them out: the device directory under
+``sys/devices/pci<domain>:<root bus>/<root port>/<address>`` (root ports and a
+host bridge per root bus are added automatically, as ``other`` devices),
+``sys/bus/pci/devices/<address>`` symlinks to it, ``<dev>/net/<if>``,
+``<dev>/infiniband/<ibdev>`` and ``<dev>/drm/cardN`` directories with
+``device`` links back and ``sys/class/{net,infiniband,drm}/<name>`` symlinks to
+them, ``physfn``/``virtfnN`` links, a ``driver`` link, and ``local_cpulist`` /
+``local_cpus`` from the NUMA node's online CPUs (all online CPUs for
+``numa_node`` -1, as ``cpumask_of_pcibus`` gives).  ``expected_pci(spec)`` is
+the scanner's answer derived from the spec alone.  Symlinks need
+``render_tree``/``build_tree``/``MemoryReader`` (``render`` keeps returning
+files and directories only).
+
 The generator is pure test code: Python 3.8+, no dependencies.
 """
 
@@ -34,8 +50,13 @@ from __future__ import absolute_import, division, print_function
 
 import copy
 import os
+import posixpath
+import re
 
-__all__ = ["make_spec", "render", "build_tree", "MemoryReader", "expected", "CATALOGUE", "catalogue", "model", "fast_tmp_base"]
+__all__ = [
+    "make_spec", "render", "render_tree", "build_tree", "MemoryReader", "expected", "expected_pci",
+    "pci_device", "CATALOGUE", "catalogue", "model", "fast_tmp_base",
+]
 
 
 # --------------------------------------------------------------------------
@@ -80,6 +101,9 @@ DEFAULTS = {
     "enumeration": "linear",  # linear | socket_rr
     "core_id_mode": "slot",  # slot | per_ccx | sequential
     "cache_layout": "standard",  # standard | l3_at_index2 | with_l4
+    # PCI devices (see "PCI devices" below): None = no sys/bus/pci at all (as
+    # before), [] = an empty sys/bus/pci/devices, else a list of device dicts.
+    "pci_devices": None,
     # Hand-written expectations that are not topology (kept independent of the
     # module's tables on purpose).
     "expect_vendor": "AuthenticAMD",
@@ -357,12 +381,17 @@ class _Writer(object):
     def __init__(self):
         self.files = {}
         self.dirs = set()
+        self.links = {}  # relative path -> link target (relative, as sysfs has them)
 
     def write(self, rel, text):
         self.files[rel] = text
 
     def mkdir(self, rel):
         self.dirs.add(rel)
+
+    def link(self, rel, target_rel):
+        """Symlink at ``rel`` pointing to the tree path ``target_rel`` (stored relative)."""
+        self.links[rel] = posixpath.relpath(target_rel, posixpath.dirname(rel))
 
 
 def render(spec, full=True):
@@ -371,16 +400,23 @@ def render(spec, full=True):
     ``full=False`` leaves out files no parser in this collection reads
     (cache geometry, die/package/cluster masks ...) to make on-disk trees
     cheaper; the files the design calls out are always written.
+    Symlinks (PCI devices) are left out: use ``render_tree`` for them.
     """
+    files, dirs, dummy = render_tree(spec, full=full)
+    return files, dirs
+
+
+def render_tree(spec, full=True):
+    """Pure: ``(files, dirs, links)``; ``links`` maps a relative path to its target."""
     w = _Writer()
     _render(w, spec, full)
-    return w.files, w.dirs
+    return w.files, w.dirs, w.links
 
 
 def build_tree(path, spec, full=True):
     """Write the synthetic tree for ``spec`` below ``path``; return the root (str)."""
     root = str(path)
-    files, dirs = render(spec, full=full)
+    files, dirs, links = render_tree(spec, full=full)
     made = set()
     for rel in sorted(dirs):
         os.makedirs(os.path.join(root, rel), exist_ok=True)
@@ -392,6 +428,13 @@ def build_tree(path, spec, full=True):
             made.add(parent)
         with open(full_path, "w") as handle:
             handle.write(text)
+    for rel, target in sorted(links.items()):
+        full_path = os.path.join(root, rel)
+        parent = os.path.dirname(full_path)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        os.symlink(target, full_path)
     return root
 
 
@@ -402,14 +445,15 @@ class MemoryReader(object):
     the disk, so the whole catalogue can be checked quickly.
     """
 
-    def __init__(self, files, dirs=(), root="/synthetic"):
+    def __init__(self, files, dirs=(), root="/synthetic", links=None):
         self.root = root
         self.files = files
+        self.links = dict(links or {})
         self.reads = 0
         index = {}
         for rel in dirs:
             index.setdefault(rel, set())
-        for rel in list(files) + list(dirs):
+        for rel in list(files) + list(dirs) + list(self.links):
             child = rel
             while child:
                 parent, dummy, name = child.rpartition("/")
@@ -423,34 +467,80 @@ class MemoryReader(object):
 
     @classmethod
     def for_spec(cls, spec, full=True):
-        files, dirs = render(spec, full=full)
-        return cls(files, dirs)
+        files, dirs, links = render_tree(spec, full=full)
+        return cls(files, dirs, links=links)
 
     def path(self, rel):
         return os.path.join(self.root, rel)
 
+    def _resolve(self, rel, follow_last=True, depth=0):
+        """``rel`` with every symlink component replaced by its target; None if broken/looping."""
+        if depth > 40:
+            return None
+        out = []
+        parts = [p for p in rel.split("/") if p and p != "."]
+        for i, part in enumerate(parts):
+            if part == "..":
+                if not out:
+                    return None
+                out.pop()
+                continue
+            cur = "/".join(out + [part])
+            if cur in self.links and (follow_last or i < len(parts) - 1):
+                joined = posixpath.normpath(posixpath.join("/".join(out), self.links[cur]))
+                if joined.startswith("..") or joined.startswith("/"):
+                    return None
+                resolved = self._resolve(joined, True, depth + 1)
+                if resolved is None:
+                    return None
+                out = resolved.split("/") if resolved else []
+            else:
+                out.append(part)
+        return "/".join(out)
+
+    def _real(self, rel):
+        if not self.links or rel in self.files or rel in self._dirs:
+            return rel
+        return self._resolve(rel)
+
     def read(self, rel):
         self.reads += 1
-        return self.files.get(rel)
+        real = self._real(rel)
+        return self.files.get(real) if real is not None else None
 
     def read_head(self, rel, size):
-        text = self.files.get(rel)
+        real = self._real(rel)
+        text = self.files.get(real) if real is not None else None
         if text is None or len(text) <= size:
             return text
         head = text[:size]
         return head[: head.rindex("\n") + 1] if "\n" in head else head
 
     def listdir(self, rel):
-        if rel in self.files:
+        real = self._real(rel)
+        if real is None or real in self.files:
             return None
-        names = self._dirs.get(rel)
+        names = self._dirs.get(real)
         return sorted(names) if names is not None else None
 
     def isdir(self, rel):
-        return rel not in self.files and rel in self._dirs
+        real = self._real(rel)
+        return real is not None and real not in self.files and real in self._dirs
 
     def exists(self, rel):
-        return rel in self.files or rel in self._dirs
+        """Like ``os.path.lexists``: a (possibly broken) link counts."""
+        if rel in self.files or rel in self._dirs or rel in self.links:
+            return True
+        if not self.links:
+            return False
+        real = self._resolve(rel, follow_last=False)
+        return real is not None and (real in self.files or real in self._dirs or real in self.links)
+
+    def readlink(self, rel):
+        real = self._resolve(rel, follow_last=False) if self.links else rel
+        if real is None:
+            return None
+        return self.links.get(real)
 
 
 def _render(w, spec, full):
@@ -642,6 +732,253 @@ def _render(w, spec, full):
     if spec["cpuset"] is not None:
         rel = "sys/fs/cgroup/cpuset.cpus.effective" if spec["cgroup"] == "v2" else "sys/fs/cgroup/cpuset/cpuset.effective_cpus"
         w.write(rel, spec["cpuset"] + "\n")
+
+    if spec["pci_devices"] is not None:
+        _render_pci(w, spec, mdl, full)
+
+
+# --------------------------------------------------------------------------
+# PCI devices
+# --------------------------------------------------------------------------
+
+PCI_DEFAULTS = {
+    "address": None,  # "0000:41:00.0"
+    "vendor": None,  # int
+    "device": None,  # int
+    "class": None,  # int, 24 bits (0x030200)
+    "numa_node": None,  # int; -1 = no affinity; None = the PF's (VFs) or -1
+    "netdevs": [],
+    "ibdevs": [],
+    "drm": [],  # card names, e.g. ["card1"] (a renderD node is added for each)
+    "physfn": None,  # PF address: this is an SR-IOV virtual function
+    "driver": None,  # bound driver name (driver symlink)
+    "subsystem_vendor": None,
+    "subsystem_device": None,
+    "link_layer": None,  # of the RDMA ports; default InfiniBand for class 0x0207, else Ethernet
+    "expect_kind": "other",  # hand-written expectation (kept independent of the scanner)
+}
+
+SYS_PCI = "sys/bus/pci/devices"
+
+
+def pci_device(address, vendor, device, pci_class, expect_kind="other", **kw):
+    """One ``pci_devices`` entry (validated against ``PCI_DEFAULTS``)."""
+    entry = dict(copy.deepcopy(PCI_DEFAULTS), address=address, vendor=vendor, device=device,
+                 expect_kind=expect_kind)
+    entry["class"] = pci_class
+    for key, value in kw.items():
+        if key not in PCI_DEFAULTS:
+            raise ValueError("unknown pci device key %r" % key)
+        entry[key] = value
+    return entry
+
+
+def _addr_parts(address):
+    dom, bus, devfn = address.split(":")
+    return dom, int(bus, 16), devfn
+
+
+def _bridge_ids(spec):
+    if spec["arch"] == "arm":
+        return 0x1DEF, 0xE100
+    if spec["vendor"] == "GenuineIntel":
+        return 0x8086, 0x352A
+    return 0x1022, 0x14AB
+
+
+def _pci_layout(spec, mdl):
+    """All PCI devices (spec entries plus generated host bridges and root ports)
+    as ``{address: entry}`` with ``_dir`` (device directory) filled in."""
+    entries = [dict(copy.deepcopy(PCI_DEFAULTS), **d) for d in spec["pci_devices"] or []]
+    by_addr = {}
+    for entry in entries:
+        entry["address"] = entry["address"].lower()
+        if entry["address"] in by_addr:
+            raise ValueError("duplicate PCI address %s in %s" % (entry["address"], spec["name"]))
+        by_addr[entry["address"]] = entry
+    for entry in entries:
+        if entry["numa_node"] is None:
+            pf = by_addr.get(entry["physfn"]) if entry["physfn"] else None
+            entry["numa_node"] = pf["numa_node"] if pf and pf["numa_node"] is not None else -1
+        if entry["physfn"] and entry["physfn"] not in by_addr:
+            raise ValueError("physfn %s of %s is not a device" % (entry["physfn"], entry["address"]))
+    # Root bus = the 32-bus segment; a device on a root bus sits directly below it,
+    # any other bus gets its own root port on the root bus.
+    vendor, device = _bridge_ids(spec)
+    buses = {}
+    for entry in entries:
+        dom, bus, dummy = _addr_parts(entry["address"])
+        buses.setdefault((dom, bus), entry)
+    ports = {}
+    per_root = {}
+    for (dom, bus) in sorted(buses):
+        root_bus = bus & 0xE0
+        first = buses[(dom, bus)]
+        host = "%s:%02x:00.0" % (dom, root_bus)
+        if host not in by_addr:
+            by_addr[host] = dict(copy.deepcopy(PCI_DEFAULTS), address=host, vendor=vendor, device=device - 1,
+                                 numa_node=first["numa_node"], expect_kind="other")
+            by_addr[host]["class"] = 0x060000
+        if bus == root_bus:
+            continue
+        n = per_root.get((dom, root_bus), 0)
+        per_root[(dom, root_bus)] = n + 1
+        port = "%s:%02x:%02x.%d" % (dom, root_bus, 1 + n // 8, n % 8)
+        if port in by_addr:
+            raise ValueError("generated root port %s collides with a spec device" % port)
+        by_addr[port] = dict(copy.deepcopy(PCI_DEFAULTS), address=port, vendor=vendor, device=device,
+                             numa_node=first["numa_node"], expect_kind="other", driver="pcieport")
+        by_addr[port]["class"] = 0x060400
+        ports[(dom, bus)] = port
+    for address, entry in by_addr.items():
+        dom, bus, dummy = _addr_parts(address)
+        top = "sys/devices/pci%s:%02x" % (dom, bus & 0xE0)
+        port = ports.get((dom, bus))
+        if port and port != address:
+            entry["_dir"] = "%s/%s/%s" % (top, port, address)
+        else:
+            entry["_dir"] = "%s/%s" % (top, address)
+    return by_addr
+
+
+def _pci_node_cpus(spec, mdl):
+    online = set(mdl["online"])
+    node_cpus = {}
+    for core in mdl["cores"]:
+        node_cpus.setdefault(core.node, []).extend(c for c in core.cpus if c in online)
+    return sorted(online), dict((k, sorted(v)) for k, v in node_cpus.items())
+
+
+def _local_cpus_for(spec, mdl, numa_node):
+    all_online, node_cpus = _pci_node_cpus(spec, mdl)
+    if spec["no_node_dir"] or numa_node is None or numa_node < 0:
+        return all_online
+    return node_cpus.get(numa_node, [])
+
+
+def _render_pci(w, spec, mdl, full):
+    layout = _pci_layout(spec, mdl)
+    nbits = len(mdl["possible"])
+    w.mkdir(SYS_PCI)
+    w.mkdir("sys/class/net")
+    # every Linux host has lo (virtual: no device link)
+    w.write("sys/devices/virtual/net/lo/type", "772\n")
+    w.write("sys/devices/virtual/net/lo/operstate", "unknown\n")
+    w.link("sys/class/net/lo", "sys/devices/virtual/net/lo")
+    vfs = {}
+    for address in sorted(layout):
+        entry = layout[address]
+        if entry["physfn"]:
+            vfs.setdefault(entry["physfn"], []).append(address)
+    for address in sorted(layout):
+        entry = layout[address]
+        d = entry["_dir"]
+        w.link("%s/%s" % (SYS_PCI, address), d)
+        w.write(d + "/vendor", "0x%04x\n" % entry["vendor"])
+        w.write(d + "/device", "0x%04x\n" % entry["device"])
+        w.write(d + "/class", "0x%06x\n" % entry["class"])
+        w.write(d + "/subsystem_vendor", "0x%04x\n" % (entry["subsystem_vendor"] or entry["vendor"]))
+        w.write(d + "/subsystem_device", "0x%04x\n" % (entry["subsystem_device"] or entry["device"]))
+        w.write(d + "/revision", "0x00\n")
+        w.write(d + "/enable", "1\n")
+        if not spec["no_node_dir"]:
+            w.write(d + "/numa_node", "%d\n" % entry["numa_node"])
+        cpus = _local_cpus_for(spec, mdl, entry["numa_node"])
+        w.write(d + "/local_cpulist", _fmt_list(cpus) + "\n")
+        w.write(d + "/local_cpus", _fmt_mask(cpus, nbits) + "\n")
+        if full:
+            w.write(d + "/irq", "%d\n" % (32 + len(w.links) % 200))
+            w.write(d + "/current_link_speed", "32.0 GT/s PCIe\n")
+            w.write(d + "/current_link_width", "16\n")
+        if entry["driver"]:
+            w.mkdir("sys/bus/pci/drivers/" + entry["driver"])
+            w.link(d + "/driver", "sys/bus/pci/drivers/" + entry["driver"])
+        if entry["physfn"]:
+            w.link(d + "/physfn", layout[entry["physfn"]]["_dir"])
+        if address in vfs:
+            w.write(d + "/sriov_totalvfs", "%d\n" % max(8, len(vfs[address])))
+            w.write(d + "/sriov_numvfs", "%d\n" % len(vfs[address]))
+            for i, vf in enumerate(vfs[address]):
+                w.link("%s/virtfn%d" % (d, i), layout[vf]["_dir"])
+        is_ib = (entry["class"] >> 8) == 0x0207
+        for ifname in entry["netdevs"]:
+            nd = "%s/net/%s" % (d, ifname)
+            w.write(nd + "/type", "32\n" if is_ib else "1\n")
+            w.write(nd + "/operstate", "up\n")
+            w.write(nd + "/mtu", "2044\n" if is_ib else "9000\n")
+            w.link(nd + "/device", d)
+            w.link("sys/class/net/" + ifname, nd)
+        for ibdev in entry["ibdevs"]:
+            ib = "%s/infiniband/%s" % (d, ibdev)
+            layer = entry["link_layer"] or ("InfiniBand" if is_ib else "Ethernet")
+            w.write(ib + "/node_type", "1: CA\n")
+            w.write(ib + "/ports/1/state", "4: ACTIVE\n")
+            w.write(ib + "/ports/1/phys_state", "5: LinkUp\n")
+            w.write(ib + "/ports/1/link_layer", layer + "\n")
+            w.write(ib + "/ports/1/rate", "400 Gb/sec (4X NDR)\n" if layer == "InfiniBand" else "100 Gb/sec (4X EDR)\n")
+            w.link(ib + "/device", d)
+            w.link("sys/class/infiniband/" + ibdev, ib)
+        for card in entry["drm"]:
+            minor = int(card[len("card"):])
+            for node, num in ((card, minor), ("renderD%d" % (128 + minor), 128 + minor)):
+                dd = "%s/drm/%s" % (d, node)
+                w.write(dd + "/dev", "226:%d\n" % num)
+                w.link(dd + "/device", d)
+                w.link("sys/class/drm/" + node, dd)
+
+
+def _natural_key(name):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def expected_pci(spec, kinds=("gpu", "nvswitch", "nic", "ib")):
+    """The scanner's list for ``spec`` (from the spec and model only), ``[]`` without PCI."""
+    if spec["pci_devices"] is None:
+        return []
+    mdl = model(spec)
+    layout = _pci_layout(spec, mdl)
+    out = []
+    for address, entry in layout.items():
+        kind = entry["expect_kind"] or "other"
+        if kind not in kinds:
+            continue
+        netdevs = sorted(entry["netdevs"], key=_natural_key)
+        ibdevs = sorted(entry["ibdevs"], key=_natural_key)
+        cards = sorted(entry["drm"], key=_natural_key)
+        if kind == "ib":
+            names = ibdevs + netdevs + cards
+        elif kind == "gpu":
+            names = cards + netdevs + ibdevs
+        else:
+            names = netdevs + ibdevs + cards
+        numa = entry["numa_node"]
+        out.append(
+            {
+                "address": address,
+                "vendor": "0x%04x" % entry["vendor"],
+                "device": "0x%04x" % entry["device"],
+                "class": "0x%06x" % entry["class"],
+                "kind": kind,
+                "numa_node": None if (spec["no_node_dir"] or numa < 0) else numa,
+                "local_cpus": _fmt_list(_local_cpus_for(spec, mdl, numa)),
+                "names": names,
+                "vf": entry["physfn"] is not None,
+                "physfn": entry["physfn"],
+                "roce": kind == "nic" and bool(ibdevs),
+                "driver": entry["driver"],
+                "netdevs": netdevs,
+                "ibdevs": ibdevs,
+                "drm": cards,
+            }
+        )
+
+    def sort_key(dev):
+        dom, bus, devfn = dev["address"].split(":")
+        slot, fn = devfn.split(".")
+        return (int(dom, 16), int(bus, 16), int(slot, 16), int(fn))
+
+    out.sort(key=sort_key)
+    return out
 
 
 def _cpuinfo(spec, mdl, online, socket_cpus, socket_cores_online):
@@ -989,9 +1326,97 @@ def _quirks():
     return s
 
 
+# PCI ids used below (vendor, device, class). The kinds in ``expect_kind`` are
+# hand-written from what the hardware is, not computed by the scanner's rules.
+NV, AMDGPU, AMDCPU, INTEL, MLX, BRCM = 0x10DE, 0x1002, 0x1022, 0x8086, 0x15B3, 0x14E4
+ASPEED_VGA = (0x1A03, 0x2000, 0x030000)  # BMC console: never a GPU
+SAMSUNG_NVME = (0x144D, 0xA80A, 0x010802)
+
+
+def _pci_catalogue():
+    s = {}
+
+    def add(name, base, devices, **kw):
+        s[name] = make_spec(base, name=name, pci_devices=devices, **kw)
+
+    def dev(address, ids, kind="other", **kw):
+        return pci_device(address, ids[0], ids[1], ids[2], expect_kind=kind, **kw)
+
+    # 8-GPU HGX H100 on 2 x Genoa, NPS4: one GPU and one ConnectX-7 (InfiniBand
+    # mode, class 0x0207) per root complex = per NUMA node, 4 NVSwitches and the
+    # BMC VGA / boot NVMe on node 0, a dual-port ConnectX-6 Dx (Ethernet, RoCE)
+    # for storage on node 2.
+    hgx = [
+        dev("0000:02:00.0", ASPEED_VGA, numa_node=0, drm=["card0"], driver="ast"),
+        dev("0000:03:00.0", SAMSUNG_NVME, numa_node=0, driver="nvme"),
+    ]
+    for i in range(4):
+        hgx.append(dev("0000:%02x:00.0" % (0x0C + i), (NV, 0x22A3, 0x068000), "nvswitch", numa_node=0))
+    for node in range(8):
+        root = node * 0x20
+        ib_bus = root + 0x06
+        hgx.append(dev("0000:%02x:00.0" % ib_bus, (MLX, 0x1021, 0x020700), "ib", numa_node=node,
+                       ibdevs=["mlx5_%d" % node], netdevs=["ibp%ds0" % ib_bus], driver="mlx5_core"))
+        hgx.append(dev("0000:%02x:00.0" % (root + 0x08), (NV, 0x2330, 0x030200), "gpu", numa_node=node,
+                       drm=["card%d" % (node + 1)], driver="nvidia"))
+    for port in range(2):
+        hgx.append(dev("0000:41:00.%d" % port, (MLX, 0x101D, 0x020000), "nic", numa_node=2,
+                       netdevs=["ens41f%dnp%d" % (port, port)], ibdevs=["mlx5_%d" % (8 + port)],
+                       driver="mlx5_core"))
+    add("hgx_h100_genoa_2p_nps4", GENOA, hgx, sockets=2, nps=4)
+
+    # 4 x MI300X (class 0x1200, processing accelerator) on 2 x Genoa NPS1, two per
+    # socket, with two Broadcom 400G NICs (RoCE through bnxt_re) and an AMD
+    # non-essential-instrumentation function that must stay ``other``.
+    mi = [
+        dev("0000:02:00.0", ASPEED_VGA, numa_node=0, drm=["card0"], driver="ast"),
+        dev("0000:00:00.2", (AMDCPU, 0x14DC, 0x130000), numa_node=0),
+    ]
+    for i, (bus, node) in enumerate(((0x05, 0), (0x25, 0), (0x85, 1), (0xA5, 1))):
+        mi.append(dev("0000:%02x:00.0" % bus, (AMDGPU, 0x74A1, 0x120000), "gpu", numa_node=node,
+                      drm=["card%d" % (i + 1)], driver="amdgpu"))
+    for i, (bus, node) in enumerate(((0x47, 0), (0xC7, 1))):
+        mi.append(dev("0000:%02x:00.0" % bus, (BRCM, 0x1760, 0x020000), "nic", numa_node=node,
+                      netdevs=["ens%dnp0" % bus], ibdevs=["bnxt_re%d" % i], driver="bnxt_en"))
+    add("mi300x_genoa_2p_nps1", GENOA, mi, sockets=2, nps=1)
+
+    # Single-socket workstation with one PCIe RTX 6000 Ada (VGA class 0x0300) and its
+    # HDMI audio function, an Intel i210 NIC and an NVMe; the firmware gives no
+    # proximity information, so every device reports numa_node -1.
+    ws = [
+        dev("0000:01:00.0", (NV, 0x26B1, 0x030000), "gpu", drm=["card0"], driver="nvidia"),
+        dev("0000:01:00.1", (NV, 0x22BA, 0x040300), driver="snd_hda_intel"),
+        dev("0000:02:00.0", SAMSUNG_NVME, driver="nvme"),
+        dev("0000:05:00.0", (INTEL, 0x1533, 0x020000), "nic", netdevs=["enp5s0"], driver="igb"),
+    ]
+    add("workstation_milan_1p_pcie_gpu", MILAN, ws, ccx_per_socket=2,
+        model_name="AMD EPYC 7313P 16-Core Processor")
+
+    # ConnectX-6 Dx with SR-IOV: two PFs with RoCE, two VFs of port 0 (each with its
+    # own netdev and RDMA device), and a ConnectX-6 in InfiniBand mode on socket 1.
+    sriov = [
+        dev("0000:41:00.0", (MLX, 0x101D, 0x020000), "nic", numa_node=0, netdevs=["ens1f0np0"],
+            ibdevs=["mlx5_0"], driver="mlx5_core"),
+        dev("0000:41:00.1", (MLX, 0x101D, 0x020000), "nic", numa_node=0, netdevs=["ens1f1np1"],
+            ibdevs=["mlx5_1"], driver="mlx5_core"),
+        dev("0000:41:00.2", (MLX, 0x101E, 0x020000), "nic", physfn="0000:41:00.0", netdevs=["ens1f0v0"],
+            ibdevs=["mlx5_2"], driver="mlx5_core"),
+        dev("0000:41:00.3", (MLX, 0x101E, 0x020000), "nic", physfn="0000:41:00.0", netdevs=["ens1f0v1"],
+            ibdevs=["mlx5_3"], driver="mlx5_core"),
+        dev("0000:c1:00.0", (MLX, 0x101B, 0x020700), "ib", numa_node=1, ibdevs=["mlx5_4"],
+            netdevs=["ibp193s0"], driver="mlx5_core"),
+    ]
+    add("milan_2p_roce_sriov", MILAN, sriov, sockets=2)
+
+    # A PCI bus with nothing on it (microVM / virtio-mmio guest).
+    add("genoa_1p_pci_empty", GENOA, [], ccx_per_socket=2)
+    return s
+
+
 CATALOGUE = {}
 CATALOGUE.update(_matrix())
 CATALOGUE.update(_quirks())
+CATALOGUE.update(_pci_catalogue())
 
 # The performance reference: 2 x 192-core Zen 5c with SMT = 768 CPUs.
 PERF_SPEC = "turin_dense_2p_nps1_smt"

@@ -13,8 +13,8 @@ author: hpcai.cluster contributors
 description:
   - Turns the C(hpcai_cpu_topology) fact returned by M(hpcai.cluster.cpu_topology) into a text tree
     socket -> NUMA node -> L3 domain (the CCX on AMD EPYC) with core and CPU lists, memory per node,
-    memory-only NUMA nodes (GPU HBM, CXL), devices attached to their NUMA node, and the Slurm node
-    values both as Slurm counts them and with L3 domains as sockets.
+    memory-only NUMA nodes (GPU HBM, CXL), devices (GPUs, NVSwitches, NICs) attached to their NUMA
+    node, and the Slurm node values both as Slurm counts them and with L3 domains as sockets.
 options:
   _input:
     description: The C(hpcai_cpu_topology) fact.
@@ -22,8 +22,13 @@ options:
     required: true
   devices:
     description:
-      - Devices to attach to NUMA nodes, each a dict with C(name), C(numa_node) and optionally
-        C(kind) (for example C(gpu), C(nic)), C(address) and C(local_cpus).
+      - Devices to attach to NUMA nodes, usually the C(hpcai_pci_devices) fact returned by
+        M(hpcai.cluster.pci_devices) as it is.
+      - Each a dict with C(numa_node) (null or -1 means no affinity, listed after the tree) and a
+        C(name), or C(names) (joined with commas) or C(address); optionally C(kind) (for example
+        C(gpu), C(nvswitch), C(nic), C(ib)), C(address), C(vendor) and C(device) (hex strings),
+        C(roce), C(vf) and C(physfn), and C(local_cpus) (shown only where it differs from the
+        CPUs of the node the device is listed under).
     type: list
     elements: dict
     default: []
@@ -36,11 +41,17 @@ EXAMPLES = r"""
 - name: Show the map of every node
   ansible.builtin.debug:
     msg: "{{ ansible_facts['hpcai_cpu_topology'] | hpcai.cluster.topology_map(title=inventory_hostname) }}"
+
+- name: Show the map with the GPUs and NICs found by hpcai.cluster.pci_devices
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts['hpcai_cpu_topology']
+         | hpcai.cluster.topology_map(devices=ansible_facts['hpcai_pci_devices'], title=inventory_hostname) }}
 """
 
 RETURN = r"""
 _value:
-  description: The map, one line per socket, NUMA node and L3 domain.
+  description: The map, one line per socket, NUMA node, L3 domain and device.
   type: str
 """
 

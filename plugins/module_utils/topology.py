@@ -172,6 +172,20 @@ class SysfsReader(object):
     def exists(self, rel):
         return os.path.lexists(os.path.join(self.root, rel))
 
+    def readlink(self, rel):
+        """Target text of the symlink ``rel`` (not resolved), ``None`` when it is not a link."""
+        key = ("readlink", rel)
+        try:
+            return self._files[key]
+        except KeyError:
+            pass
+        try:
+            target = os.readlink(os.path.join(self.root, rel))
+        except (IOError, OSError, ValueError):
+            target = None
+        self._files[key] = target
+        return target
+
 
 # --------------------------------------------------------------------------
 # Pure parsers

@@ -214,3 +214,98 @@ def test_memory_reader_matches_disk(tmp_path):
 def test_bad_spec_is_rejected():
     with pytest.raises(ValueError):
         gen.model(gen.make_spec(gen.MILAN, core_slots_per_ccx=4, cores_per_ccx=8))
+
+
+# --------------------------------------------------------------------------
+# PCI devices
+# --------------------------------------------------------------------------
+
+PCI = "sys/bus/pci/devices/"
+
+
+def test_specs_without_pci_devices_render_as_before():
+    files, dirs, links = gen.render_tree(gen.CATALOGUE["milan_2p_nps4_smt"])
+    assert links == {}
+    assert not any(rel.startswith("sys/bus") or rel.startswith("sys/class") for rel in list(files) + list(dirs))
+    assert gen.render(gen.CATALOGUE["milan_2p_nps4_smt"]) == (files, dirs)
+    assert gen.expected_pci(gen.CATALOGUE["milan_2p_nps4_smt"]) == []
+
+
+def test_pci_tree_layout_like_linux(tmp_path):
+    spec = gen.CATALOGUE["milan_2p_roce_sriov"]
+    root = gen.build_tree(tmp_path, spec, full=False)
+    real = os.path.realpath
+    dev = os.path.join(root, PCI, "0000:41:00.0")
+    assert os.path.islink(dev)
+    assert os.readlink(dev) == "../../../devices/pci0000:40/0000:40:01.0/0000:41:00.0"
+    with open(os.path.join(dev, "class")) as handle:
+        assert handle.read() == "0x020000\n"
+    with open(os.path.join(dev, "local_cpulist")) as handle:
+        node0 = handle.read()
+    with open(os.path.join(root, NODE, "node0/cpulist")) as handle:
+        assert node0 == handle.read()
+    with open(os.path.join(dev, "local_cpus")) as handle:
+        assert _mask_ids(handle.read()) == _ids(node0)
+    # root port and host bridge are PCI devices too
+    assert os.path.isdir(os.path.join(root, PCI, "0000:40:01.0"))
+    assert os.path.isdir(os.path.join(root, PCI, "0000:40:00.0"))
+    # class links resolve to the interface below the device, whose device link points back
+    net = os.path.join(root, "sys/class/net/ens1f0np0")
+    assert real(net) == real(os.path.join(dev, "net/ens1f0np0"))
+    assert real(os.path.join(net, "device")) == real(dev)
+    assert real(os.path.join(root, "sys/class/infiniband/mlx5_0/device")) == real(dev)
+    assert os.readlink(os.path.join(root, "sys/class/net/lo")) == "../../devices/virtual/net/lo"
+    # SR-IOV links both ways
+    vf = os.path.join(root, PCI, "0000:41:00.2")
+    assert real(os.path.join(vf, "physfn")) == real(dev)
+    assert real(os.path.join(dev, "virtfn0")) == real(vf)
+    with open(os.path.join(dev, "sriov_numvfs")) as handle:
+        assert handle.read() == "2\n"
+    assert os.path.basename(os.readlink(os.path.join(dev, "driver"))) == "mlx5_core"
+    with open(os.path.join(root, "sys/class/infiniband/mlx5_4/ports/1/link_layer")) as handle:
+        assert handle.read() == "InfiniBand\n"
+
+
+def test_pci_numa_minus_one_and_gpu_drm(tmp_path):
+    spec = gen.CATALOGUE["workstation_milan_1p_pcie_gpu"]
+    files, dirs, links = gen.render_tree(spec)
+    gpu_dir = "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/"
+    assert files[gpu_dir + "numa_node"] == "-1\n"
+    assert files[gpu_dir + "local_cpulist"] == files[CPU + "online"]
+    assert files[gpu_dir + "drm/card0/dev"] == "226:0\n" and files[gpu_dir + "drm/renderD128/dev"] == "226:128\n"
+    assert links["sys/class/drm/card0"] == "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/drm/card0"
+
+
+def test_memory_reader_follows_links_like_disk(tmp_path):
+    from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader
+
+    spec = gen.CATALOGUE["milan_2p_roce_sriov"]
+    root = gen.build_tree(tmp_path, spec, full=False)
+    disk = SysfsReader(root)
+    mem = gen.MemoryReader.for_spec(spec, full=False)
+    os.symlink("../../../devices/nowhere", os.path.join(root, PCI, "0000:99:00.0"))
+    mem.links[PCI + "0000:99:00.0"] = "../../../devices/nowhere"
+    mem._dirs["sys/bus/pci/devices"].add("0000:99:00.0")
+    for rel in (
+        "sys/bus/pci/devices", PCI + "0000:41:00.0", PCI + "0000:41:00.0/net", PCI + "0000:41:00.2/physfn",
+        "sys/class/net", "sys/class/net/ens1f0np0", "sys/class/net/ens1f0np0/device", PCI + "0000:99:00.0",
+        "sys/class/infiniband/mlx5_0/ports/1", PCI + "0000:41:00.0/class", "sys/class/net/lo/device",
+    ):
+        got = disk.listdir(rel)
+        assert (sorted(got) if got is not None else None) == mem.listdir(rel), rel
+        assert disk.isdir(rel) == mem.isdir(rel), rel
+        assert disk.exists(rel) == mem.exists(rel), rel
+        assert disk.readlink(rel) == mem.readlink(rel), rel
+    for rel in (PCI + "0000:41:00.0/class", PCI + "0000:41:00.3/physfn/vendor", "sys/class/net/ens1f0v0/device/numa_node",
+                PCI + "0000:99:00.0/class", "sys/class/infiniband/mlx5_4/ports/1/state"):
+        assert disk.read(rel) == mem.read(rel), rel
+
+
+def test_bad_pci_specs_are_rejected():
+    dev = gen.pci_device("0000:41:00.0", 0x10DE, 0x2330, 0x030200, "gpu")
+    with pytest.raises(ValueError):
+        gen.render(gen.make_spec(gen.MILAN, pci_devices=[dev, dev]))
+    with pytest.raises(ValueError):
+        gen.render(gen.make_spec(gen.MILAN, pci_devices=[dict(dev, physfn="0000:42:00.0")]))
+    with pytest.raises(ValueError):
+        gen.pci_device("0000:41:00.0", 0x10DE, 0x2330, 0x030200, "gpu", colour="green")
