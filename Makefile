@@ -50,7 +50,8 @@ lab-image: ## build (or reuse) the lab image for LAB_DISTRO
 lab-up: lab-image
 	@$(BIN)/python lab/lab.py up --image "$$(tail -1 .lab-image)" --computes $(LAB_COMPUTES)
 
-lab-converge: venv collections ## run playbooks/site.yml against the lab
+lab-converge: venv collections ## run playbooks/site.yml against the lab (after lab/synthetic.yml)
+	ansible-playbook -i inventories/lab lab/synthetic.yml
 	ansible-playbook -i inventories/lab playbooks/site.yml $(ARGS)
 
 lab-idempotence: venv collections ## rerun site.yml (must be changed=0), then --check (must report no changes)

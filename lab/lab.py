@@ -25,6 +25,11 @@ FACT_CACHE = os.path.join(REPO, ".cache", "facts")
 
 LAB = os.environ.get("LAB_NAME", "hpcai")
 SUBNET = os.environ.get("LAB_SUBNET", "172.30.77.0/24")
+# Synthetic machines the computes pretend to be (spec:kernel, round robin; "none" = real topology).
+# Specs: lab/synthetic_root.py --list. The default shows a current EPYC on an EL9 kernel next to
+# an older one on a kernel without the LLC-aware scheduler (5.15), so the tuning differs visibly.
+TOPOLOGIES = [t for t in os.environ.get("LAB_TOPOLOGIES", "genoa_2p_nps4_smt:el9,rome_2p_nps1_smt:5.15").split(",")
+              if t.strip() and t.strip() != "none"]
 NETWORK = LAB + "-lab"
 LABEL = "hpcai.lab=" + LAB
 
@@ -106,8 +111,10 @@ def write_inventory(names, image):
         "    slurm_compute:",
         "      hosts:",
     ]
-    for name in computes:
+    for i, name in enumerate(computes):
         lines += ["        %s:" % name, "          base_cluster_address: %s" % container_ip(name)]
+        if TOPOLOGIES:
+            lines.append("          hpcai_lab_topology: %s" % TOPOLOGIES[i % len(TOPOLOGIES)].strip())
     os.makedirs(os.path.dirname(INVENTORY), exist_ok=True)
     with open(INVENTORY, "w") as fh:
         fh.write("\n".join(lines) + "\n")
@@ -180,6 +187,7 @@ def cmd_status(args):  # pylint: disable=unused-argument
         ("firewall", "(nft list table inet hpcai_base >/dev/null 2>&1 && echo nft:hpcai_base) "
                      "|| (firewall-cmd --state 2>/dev/null)"),
         ("users", "getent passwd munge slurm | cut -d: -f1,3 | tr '\\n' ' '"),
+        ("tuned", "tuned-adm active 2>/dev/null | sed -n 's/^Current active profile: //p'"),
     ]
     rows = []
     for name in names:
@@ -198,8 +206,49 @@ def cmd_status(args):  # pylint: disable=unused-argument
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    failed += tuning_table(names, have)
     print("lab: %s" % ("all checks passed" if failed == 0 else "%d checks failed" % failed))
     return 1 if failed else 0
+
+
+TUNING_FACT = "/etc/ansible/facts.d/hpcai_kernel_tuning.fact"
+
+
+def tuning_table(names, have):
+    """What kernel_tuning decided on each node (from its local fact file); returns the failures."""
+    cols = ["node", "machine", "kernel", "class/workload", "numa_bal", "zone_recl", "min_free_kB", "sched_mig",
+            "LLC sched", "cmdline"]
+    rows, failed = [], 0
+    for name in names:
+        if have[name] != "running":
+            continue
+        rc, out = sh(name, "cat %s" % TUNING_FACT)[:2]
+        if rc != 0:
+            rows.append([name, "FAIL: no %s" % TUNING_FACT] + [""] * (len(cols) - 2))
+            failed += 1
+            continue
+        rec = json.loads(out)
+        sysctls = rec.get("sysctls") or {}
+        counts = rec.get("counts") or {}
+        rows.append([
+            name,
+            "%s %sS/%sN/%sL3" % (rec.get("generation"), counts.get("sockets"),
+                                 counts.get("numa_nodes"), counts.get("l3_domains")),
+            (rec.get("kernel_release") or "")[:18],
+            "%s/%s" % (rec.get("node_class"), rec.get("workload")),
+            sysctls.get("kernel.numa_balancing", "-"),
+            sysctls.get("vm.zone_reclaim_mode", "-"),
+            sysctls.get("vm.min_free_kbytes", "-"),
+            sysctls.get("kernel.sched_migration_cost_ns", "-"),
+            rec.get("llc_scheduler", "?"),
+            " ".join(rec.get("cmdline_args") or [])[:48],
+        ])
+    print("\nkernel tuning (machine = generation sockets/NUMA nodes/L3 domains; '-' = not set):")
+    table = [cols] + rows
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(cols))]
+    for row in table:
+        print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return failed
 
 
 def cmd_exec(args):

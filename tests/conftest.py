@@ -15,5 +15,15 @@ if not os.path.lexists(LINK):
     os.makedirs(os.path.dirname(LINK), exist_ok=True)
     os.symlink(os.path.relpath(REPO, os.path.dirname(LINK)), LINK)
 
-if COLL_ROOT not in sys.path:
+# Install ansible's collection loader for .collections (as ansible-playbook does), so
+# `import ansible_collections.hpcai.cluster...` and the Templar's `hpcai.cluster.*`
+# filter lookups resolve through the same finder. A plain sys.path entry would make
+# `ansible_collections` an ordinary namespace package that the plugin loader cannot use.
+try:
+    from ansible.plugins.loader import init_plugin_loader
+except ImportError:  # pragma: no cover - ansible-core < 2.15
+    init_plugin_loader = None
+if init_plugin_loader is not None:
+    init_plugin_loader([COLL_ROOT])
+elif COLL_ROOT not in sys.path:
     sys.path.insert(0, COLL_ROOT)

@@ -951,6 +951,30 @@ def render(result):
     return "\n".join(lines) + "\n"
 
 
+def file_settings(text):
+    """``[(key, value), ...]`` of a sysctl.d file plus its ``# profile:`` line; comments and blanks ignored."""
+    out = []
+    for line in (text or "").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# profile:"):
+            out.append(("#profile", stripped.split(":", 1)[1].strip()))
+            continue
+        if not stripped or stripped[0] in "#;":
+            continue
+        key, sep, value = stripped.partition("=")
+        out.append((key.strip(), value.strip() if sep else None))
+    return out
+
+
+def same_settings(old, new):
+    """True when two rendered files set the same keys to the same values under the same profile.
+
+    The explanatory comments carry the memory size, which changes on VMs with memory
+    ballooning/hot-plug; a comment-only difference must not rewrite the file (idempotence).
+    """
+    return old is not None and file_settings(old) == file_settings(new)
+
+
 def _or_q(value):
     return "?" if value is None else str(value)
 

@@ -32,8 +32,9 @@ description:
     debugfs in Linux 5.13 (EL9 and later) and EEVDF (6.6, EL10) removed the granularity knobs, so there they are
     reported in RV(skipped_keys) with the reason. C(kernel.numa_balancing) and C(vm.zone_reclaim_mode) are skipped on
     machines with a single NUMA node that has memory.
-  - The file is replaced atomically and only when its content changes; live values are written only where they
-    differ, so a second run reports no change.
+  - The file is replaced atomically and only when a setting in it changes (keys, values or the profile); a difference
+    in the explanatory comments alone, such as the memory size on a VM whose memory balloons, keeps the old file.
+    Live values are written only where they differ, so a second run reports no change.
   - Inside a container (C(/.dockerenv), C(/run/.containerenv), C(/run/systemd/container), C(container=) in the
     environment of PID 1, a read-only C(/proc/sys), or EROFS/EACCES/EPERM when writing as root) the module
     never writes live values (NUMA sysctls are global, not namespaced, and would change the host); it still
@@ -327,6 +328,7 @@ from ansible_collections.hpcai.cluster.plugins.module_utils.numa_sysctl import (
     THP_ENABLED_CHOICES,
     NumaSysctlError,
     candidate_keys,
+    same_settings,
     diff_live,
     file_diff,
     hugepage_reboot,
@@ -592,6 +594,9 @@ def _run(module):
                 old = handle.read()
         except (IOError, OSError, UnicodeDecodeError) as exc:
             module.fail_json(msg="numa_sysctl: cannot read %s: %s" % (path, to_native(exc)))
+    # Comment-only differences (the memory size in the header moves on ballooning VMs) keep the old file.
+    if old is not None and old != content and same_settings(old, content):
+        content = old
     file_changed = old != content
     if file_changed and not check:
         directory = os.path.dirname(path)

@@ -13,10 +13,15 @@ import pathlib
 import yaml
 
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ROLES_DIR = REPO / "roles"
+
+# Make the collection's own filters (hpcai.cluster.*) resolvable by the Templar,
+# as ansible-playbook does with collections_path = ./.collections.
+init_plugin_loader([str(REPO / ".collections")])
 
 # What the template action plugin provides on top of the task variables.
 ANSIBLE_MANAGED = "Ansible managed"
@@ -27,17 +32,17 @@ TEMPLATE_OVERRIDES = {"trim_blocks": True, "lstrip_blocks": False}
 # Only what the roles read; each supported OS once.
 OS_FACTS = {
     "rocky9": dict(distribution="Rocky", distribution_major_version="9", distribution_version="9.6",
-                   distribution_release="Blue Onyx", os_family="RedHat"),
+                   distribution_release="Blue Onyx", os_family="RedHat", kernel="5.14.0-570.17.1.el9_6.x86_64"),
     "rocky10": dict(distribution="Rocky", distribution_major_version="10", distribution_version="10.0",
-                    distribution_release="Red Quartz", os_family="RedHat"),
+                    distribution_release="Red Quartz", os_family="RedHat", kernel="6.12.0-55.9.1.el10_0.x86_64"),
     "alma9": dict(distribution="AlmaLinux", distribution_major_version="9", distribution_version="9.6",
-                  distribution_release="Sage Margay", os_family="RedHat"),
+                  distribution_release="Sage Margay", os_family="RedHat", kernel="5.14.0-570.12.1.el9_6.x86_64"),
     "rhel10": dict(distribution="RedHat", distribution_major_version="10", distribution_version="10.0",
-                   distribution_release="Coughlan", os_family="RedHat"),
+                   distribution_release="Coughlan", os_family="RedHat", kernel="6.12.0-55.9.1.el10_0.x86_64"),
     "debian12": dict(distribution="Debian", distribution_major_version="12", distribution_version="12.12",
-                     distribution_release="bookworm", os_family="Debian"),
+                     distribution_release="bookworm", os_family="Debian", kernel="6.1.0-40-amd64"),
     "ubuntu2404": dict(distribution="Ubuntu", distribution_major_version="24", distribution_version="24.04",
-                       distribution_release="noble", os_family="Debian"),
+                       distribution_release="noble", os_family="Debian", kernel="6.8.0-86-generic"),
 }
 
 # Fake inventory: one head node, two compute nodes on 10.10.0.0/16.

@@ -383,3 +383,31 @@ def test_768_cpus_topology_gathered_timing(perf_root, tmp_path, capsys):
     assert "# cpu:        AuthenticAMD zen5c, 2 socket(s), 384 cores, 768 CPUs" in r["content"]
     assert "# L3 domains: 24" in r["content"]
     assert "kernel.numa_balancing = 0" in r["content"]
+
+
+def test_memory_jitter_in_comments_does_not_rewrite_the_file(env, capsys):
+    """A VM whose memory balloons shows another size in the header comment on the next run;
+    as long as every key keeps its value the old file stays (changed=False)."""
+    code, r = run_module(args(env), capsys)
+    assert code == 0 and r["changed"] is True
+    text = read(env["file"])
+    assert "# NUMA nodes:" in text
+    older = text.replace("# NUMA nodes:", "# NUMA nodes (older run, other memory size):")
+    write(env["file"], older)
+    code, r2 = run_module(args(env), capsys)
+    assert code == 0 and r2["changed"] is False and r2["applied"] == []
+    assert read(env["file"]) == older and r2["content"] == older
+    # A value change always rewrites the file.
+    code, r3 = run_module(args(env, overrides={"vm.swappiness": 1}), capsys)
+    assert code == 0 and r3["changed"] is True and "vm.swappiness = 1\n" in read(env["file"])
+
+
+def test_same_settings_compares_keys_values_and_profile_only():
+    from ansible_collections.hpcai.cluster.plugins.module_utils.numa_sysctl import same_settings
+    a = "# profile:    hpc\n# NUMA nodes: 2 (384 GiB)\n\n# why\nvm.a = 1\nkernel.b = 2\n"
+    assert same_settings(a, a.replace("384 GiB", "385 GiB").replace("# why", "# other reason"))
+    assert not same_settings(a, a.replace("vm.a = 1", "vm.a = 2"))
+    assert not same_settings(a, a.replace("hpc", "mixed"))
+    assert not same_settings(a, a + "vm.c = 3\n")
+    assert not same_settings(a, "kernel.b = 2\nvm.a = 1\n# profile: hpc\n")  # order matters
+    assert not same_settings(None, a)

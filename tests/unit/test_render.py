@@ -38,8 +38,23 @@ from render_helpers import (
 
 # Variables normally produced by tasks (set_fact/register) that templates read.
 # base: none — its templates only use defaults, vars and facts.
+# kernel_tuning: the registered numa_sysctl result and the cpu_topology fact.
+KT_TOPOLOGY = {
+    "vendor": "AuthenticAMD", "generation": "zen4", "model_name": "AMD EPYC 9654 96-Core Processor",
+    "cpus_online": "0-383",
+    "counts": {"cpus_online": 384, "cores": 192, "sockets": 2, "numa_nodes": 8, "numa_nodes_total": 8,
+               "l3_domains": 24},
+}
+KT_NUMA = {
+    "sysctls": {"kernel.numa_balancing": "0", "vm.zone_reclaim_mode": "1", "vm.min_free_kbytes": "1048576"},
+    "thp": {"enabled": "always", "defrag": "defer+madvise"},
+    "cmdline_args": ["transparent_hugepage=always", "hugepagesz=2M hugepages=0:1024,1:1024"],
+    "tmpfiles_lines": ["w /sys/kernel/mm/transparent_hugepage/defrag - - - - defer+madvise"],
+    "skipped_keys": [], "reboot_required": False, "reboot_reasons": [], "kernel_release": "5.14.0-503.el9.x86_64",
+}
 ROLE_FIXTURES: dict[str, dict] = {
     "base": {},
+    "kernel_tuning": {"__kernel_tuning_topology": KT_TOPOLOGY, "__kernel_tuning_numa": KT_NUMA},
 }
 
 # Variables every scenario sets (stand-ins for group_vars of a real cluster).
@@ -88,6 +103,16 @@ SCENARIOS: dict[str, dict[str, dict]] = {
             "base_hosts_groups": ["compute"],
         },
     },
+}
+
+SCENARIOS["kernel_tuning"] = {
+    "gpu_custom": {
+        "kernel_tuning_node_class": "compute_gpu",
+        "kernel_tuning_tuned_profile": "site-gpu",
+        "kernel_tuning_tuned_settings": {"disk": {"readahead": ">4096"}, "cpu": {"energy_perf_bias": "performance"},
+                                         "sysfs": {"/sys/kernel/debug/x": 1}, "scheduler": {"runtime": False}},
+    },
+    "no_governor": {"kernel_tuning_governor": "", "kernel_tuning_node_class": "storage"},
 }
 
 # Templates whose file format has no comments (no ansible_managed header).

@@ -102,7 +102,11 @@ def test_choices_contain_default_and_types_match(role):
         if "default" not in opt:
             continue
         default = opt["default"]
-        if opt.get("choices") is not None and default not in opt["choices"]:
+        if opt.get("choices") is not None and opt.get("type") == "list":
+            outside = [d for d in default if d not in opt["choices"]]
+            if outside:
+                problems.append(f"{name}: default items {outside!r} not in choices {opt['choices']}")
+        elif opt.get("choices") is not None and default not in opt["choices"]:
             problems.append(f"{name}: default {default!r} not in choices {opt['choices']}")
         types = PY_TYPES.get(opt.get("type"))
         if types and default is not None and not isinstance(default, types):
