@@ -14,6 +14,7 @@ missing ones created, surplus computes (after lowering LAB_COMPUTES) removed.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -150,12 +151,16 @@ def cmd_down(args):  # pylint: disable=unused-argument
         docker("rm", "-f", *sorted(have))
     if docker("network", "inspect", NETWORK, check=False).returncode == 0:
         docker("network", "rm", NETWORK)
-    for path in (INVENTORY,):
-        if os.path.exists(path):
-            os.unlink(path)
+    # The inventory is shared by every LAB_NAME: remove it only when it describes this lab.
+    if os.path.exists(INVENTORY):
+        with open(INVENTORY) as fh:
+            mine = ("%s-head:" % LAB) in fh.read()
+        if mine:
+            os.unlink(INVENTORY)
     if os.path.isdir(FACT_CACHE):
         for entry in os.listdir(FACT_CACHE):
-            if entry.startswith(LAB + "-"):
+            # ansible-core 2.19's jsonfile cache names files "s1_<host>" (older: "<host>")
+            if re.match(r"^(?:s\d+_)?%s-" % re.escape(LAB), entry):
                 os.unlink(os.path.join(FACT_CACHE, entry))
     print("lab: removed %d containers, network %s, generated inventory" % (len(have), NETWORK))
 

@@ -45,6 +45,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.hpcai.cluster.plugins.module_utils.kernel_checks import llc_scheduler_check
+
 __all__ = [
     "PROFILES",
     "THP_ENABLED_CHOICES",
@@ -888,16 +890,11 @@ def plan(topology, profile="hpc", overrides=None, available_keys=None, kernel_re
         _plan_hugepages(hugepages, s, kver, hugepage_sizes, out)
 
     # ---- warnings ------------------------------------------------------------------
-    # EL9+ kernels (5.14.0-*.el9) carry the backport (docs/hardware-facts.md); warn for the others.
-    backported = bool(re.search(r"\.el(9|[1-9][0-9])", str(kernel_release or "")))
-    if (s["amd"] and s["cpu_nodes"] and s["l3_domains"] > s["cpu_nodes"] and kver is not None
-            and kver < (5, 18) and not backported):
-        out["warnings"].append(
-            "kernel %d.%d predates Linux 5.18's LLC-aware NUMA imbalance logic for nodes with several L3 "
-            "domains (%d L3 on %d node(s)): tasks may pile onto few CCXs. Vendor kernels may carry a "
-            "backport (check the changelog); otherwise bind tasks per L3 domain (Slurm L3-as-socket)."
-            % (kver[0], kver[1], s["l3_domains"], s["cpu_nodes"])
-        )
+    # One rule for the collection (module_utils/kernel_checks.py): AMD, several L3 per NUMA node,
+    # kernel before 5.18 and not an EL9+ kernel (those carry the backport).
+    llc = llc_scheduler_check(topology, kernel_release)
+    if llc["warn"]:
+        out["warnings"].append(llc["message"])
     return out
 
 

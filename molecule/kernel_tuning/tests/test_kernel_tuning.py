@@ -98,7 +98,11 @@ def test_cmdline_planned_but_not_applied_in_container(host):
         assert "hugepagesz=2M" in args and len(hp) == 1
         # EL9's 5.14 predates the per-node hugepages=N:M syntax (5.16): one total, 5% of each of 8 nodes
         total = int(hp[0][len("hugepages="):])
-        assert total > 0 and total % 8 == 0
+        # ... equal to the per-node plan numa_sysctl wrote into the file's header
+        plan = re.search(r"^# hugepages \(sysfs, not sysctl\): (.*)$", host.file(SYSCTL).content_string, re.M).group(1)
+        per_node = dict(re.findall(r"node(\d+)=(\d+) x 2M", plan))
+        assert sorted(per_node) == [str(i) for i in range(8)]
+        assert total == sum(int(n) for n in per_node.values()) > 0
     assert not host.file("/etc/default/grub.d/90-hpcai.cfg").exists
     assert record(host)["reboot_pending"] is False
 
