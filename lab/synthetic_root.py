@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build a synthetic machine root (sys/ + proc/) for the lab and Molecule.
 
     lab/synthetic_root.py --spec genoa_2p_nps4_smt --kernel el9 --out DIR [--tar FILE.tar.gz]
