@@ -35,8 +35,14 @@ as 2M hugepages, dest_root=<tmp>, apply=false); ``numa_sysctl+gather`` (the same
 without ``topology``: the module reads the tree itself).  numa_sysctl never gets
 root=/ and never apply=true here: nothing under the real /proc/sys is read or
 written.  The tree gets the runtime files numa_sysctl reads (proc/sys keys,
-kernel release, THP modes, hugepage counters per node).  ``cgroup_partition`` is
-listed as not measured until the module exists (add its arguments to CASES).
+kernel release, THP modes, hugepage counters per node).  ``cgroup_partition``
+(root=<tree>, the fact as ``topology``, policy per_l3, systemd_version 252,
+dest_root=<tmp>, apply=false: drop-ins are written below the bench dir, never a
+daemon-reload) and ``cgroup_partition+gather`` (without ``topology``); the tree
+also gets a cgroup v2 ``cgroup.controllers`` with cpuset and ``run/systemd/system``
+so the enforcement path runs.  The first run writes the drop-ins, the timed runs
+are idempotent reruns (compare and nothing to write), which is what a converge
+of an already configured node costs.
 
 Target: every module figure (main() and process-ping) under 200 ms: the CPU-time
 median by default (what the wall time is on a quiet machine), ``judge="wall"``
@@ -98,6 +104,8 @@ THP_ENABLED = "always [madvise] never\n"
 THP_DEFRAG = "always defer defer+madvise [madvise] never\n"
 HUGEPAGE_SIZES_KB = (2048, 1048576)
 NUMA_ARGS = {"profile": "hpc", "hugepages": {"size": "2M", "percent_of_memory": 10}, "apply": False}
+CGROUP_ARGS = {"policy": "per_l3", "systemd_version": 252, "apply": False}
+CGROUP_CONTROLLERS = "cpuset cpu io memory hugetlb pids rdma misc\n"
 
 
 def _cpu_topology_args(t):
@@ -109,6 +117,26 @@ def _numa_args(t, with_topology):
     if with_topology:
         args["topology"] = t.fact
     return args
+
+
+def _cgroup_args(t, with_topology):
+    case = "cgroup_partition" if with_topology else "cgroup_partition+gather"
+    args = dict(CGROUP_ARGS, root=t.root, dest_root=t.dest_root(case))
+    if with_topology:
+        args["topology"] = t.fact
+    return args
+
+
+def _check_cgroup(t, result):
+    fact = result["ansible_facts"]["hpcai_cgroup_partition"]
+    got = fact["cpus_online"]
+    if got != t.fact["cpus_online"]:
+        raise AssertionError("cgroup_partition on %s partitioned %s, expected %s" % (t.name, got, t.fact["cpus_online"]))
+    if not result["enforcement"]["allowed_cpus"]:
+        raise AssertionError("cgroup_partition on %s did not reach the enforcement path: %s"
+                             % (t.name, result["enforcement"]["reason"]))
+    if result["daemon_reload"] or any(not f.startswith(t.tmp) for f in result["files"]):
+        raise AssertionError("cgroup_partition on %s reloaded systemd or wrote outside the bench dir" % t.name)
 
 
 def _check_cpu_topology(t, result):
@@ -129,6 +157,8 @@ CASES = (
     ("cpu_topology", "cpu_topology", _cpu_topology_args, _check_cpu_topology),
     ("numa_sysctl", "numa_sysctl", lambda t: _numa_args(t, True), _check_numa),
     ("numa_sysctl+gather", "numa_sysctl", lambda t: _numa_args(t, False), _check_numa),
+    ("cgroup_partition", "cgroup_partition", lambda t: _cgroup_args(t, True), _check_cgroup),
+    ("cgroup_partition+gather", "cgroup_partition", lambda t: _cgroup_args(t, False), _check_cgroup),
 )
 PLANNED_MODULES = ("cpu_topology", "numa_sysctl", "cgroup_partition")
 
@@ -173,10 +203,13 @@ def _write(path, text):
 
 
 def add_runtime_files(root, fact, release):
-    """What numa_sysctl reads besides the topology: proc/sys, THP, hugepage counters."""
+    """What numa_sysctl and cgroup_partition read besides the topology: proc/sys, THP, hugepage
+    counters, a cgroup v2 root with cpuset and systemd's run directory."""
     for key, value in PROC_SYS.items():
         _write(os.path.join(root, "proc/sys", key.replace(".", "/")), value + "\n")
     _write(os.path.join(root, "proc/sys/kernel/osrelease"), release + "\n")
+    _write(os.path.join(root, "sys/fs/cgroup/cgroup.controllers"), CGROUP_CONTROLLERS)
+    os.makedirs(os.path.join(root, "run/systemd/system"), exist_ok=True)
     _write(os.path.join(root, "sys/kernel/mm/transparent_hugepage/enabled"), THP_ENABLED)
     _write(os.path.join(root, "sys/kernel/mm/transparent_hugepage/defrag"), THP_DEFRAG)
     for size in HUGEPAGE_SIZES_KB:
@@ -276,6 +309,11 @@ def measure_inprocess(t, runs, cases, judge="cpu"):
 
     wall, cpu = benchlib.time_calls(plan_render, runs)
     rows.append(benchlib.row(SECTION, t.name, "numa_sysctl plan+render", wall, cpu=cpu, module="numa_sysctl plan", **extra))
+    from ansible_collections.hpcai.cluster.plugins.module_utils import cgroup_partition as cpu_part
+
+    wall, cpu = benchlib.time_calls(lambda: cpu_part.plan(t.fact, policy=CGROUP_ARGS["policy"]), runs)
+    rows.append(benchlib.row(SECTION, t.name, "cgroup_partition plan()", wall, cpu=cpu, module="cgroup_partition plan",
+                             **extra))
     for case, modname, build_args, check in cases:
         module = _import_module(modname)
         args = build_args(t)
@@ -483,6 +521,7 @@ def run(topologies=DEFAULT_TOPOLOGIES, runs=RUNS, proc_runs=PROC_RUNS, process=T
                 "cases": [c[0] for c in cases],
                 "process_cases": [c[0] for c in cases if process and (proc_cases is None or c[0] in proc_cases)],
                 "numa_sysctl_args": dict(NUMA_ARGS, root="<tree>", dest_root="<tmp>"),
+                "cgroup_partition_args": dict(CGROUP_ARGS, root="<tree>", dest_root="<tmp>"),
                 "reference": REFERENCE,
                 "judge": judge,
             },
@@ -550,7 +589,7 @@ def plot_panels(result):
         ax.legend(fontsize=6)
 
     cases = result["config"]["cases"]
-    inproc = ["%s main()" % c for c in cases] + ["parser gather()", "numa_sysctl plan+render"]
+    inproc = ["%s main()" % c for c in cases] + ["parser gather()", "numa_sysctl plan+render", "cgroup_partition plan()"]
     panels = [("modules in-process: the module's own work (wall)", lambda ax: draw(ax, inproc, "", logy=True))]
     proc_cases = result["config"].get("process_cases") or []
     if proc_cases:

@@ -51,7 +51,7 @@ SECTIONS = (
     ("converge", None, "lab: first converge of site.yml, per role (not implemented yet)"),
     ("rerun", None, "lab: idempotent rerun of site.yml (not implemented yet)"),
     ("fanout", None, "lab: converge time vs number of compute nodes (not implemented yet)"),
-    ("modules", _run_modules, "cpu_topology / numa_sysctl (cgroup_partition later) on synthetic topologies up to 768 CPUs"),
+    ("modules", _run_modules, "cpu_topology / numa_sysctl / cgroup_partition on synthetic topologies up to 768 CPUs"),
     ("hostlist", None, "hostlist compress/expand of 10,000 names (needs the hostlist filters)"),
     ("slurm_render", None, "slurm.conf render (needs the slurm role)"),
 )

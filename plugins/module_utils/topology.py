@@ -818,6 +818,7 @@ def collect(reader, allowed=None, allowed_sources=None):
         "restricted": usable != host_online,
         "homogeneous": homogeneous,
         "l3_homogeneous": l3_homogeneous,
+        "cores": [format_cpulist(members) for members in sorted(cores.values(), key=lambda m: m[0])],
         "memtotal_kib": mem_kib,
         "container": None,
         "cpus_affinity": None,

@@ -172,6 +172,16 @@ ansible_facts:
           returned: always
           type: str
           sample: "128-255"
+        cores:
+          description:
+            - One cpulist per physical core with usable CPUs (the core's usable SMT siblings), sorted by first CPU.
+              Cores are keyed by (package, C(core_cpus_list)) as in the rest of the fact.
+            - Used by M(hpcai.cluster.cgroup_partition) to keep SMT siblings together and to number CPUs the way
+              Slurm does.
+          returned: always
+          type: list
+          elements: str
+          sample: ["0,192", "1,193", "2,194"]
         cpus_online_host:
           description: The kernel's C(cpu/online) list, before any affinity/cpuset restriction.
           returned: always

@@ -58,8 +58,8 @@ def test_modules_section_small_topology(modules, tmp_path):
     rows = result["rows"]
     metrics = {(r["case"], r["metric"]) for r in rows}
     expected = {("-", "python startup"), ("-", "ansible.builtin.ping process"),
-                (SMALL, "parser gather()"), (SMALL, "numa_sysctl plan+render")}
-    for case in ("cpu_topology", "numa_sysctl", "numa_sysctl+gather"):
+                (SMALL, "parser gather()"), (SMALL, "numa_sysctl plan+render"), (SMALL, "cgroup_partition plan()")}
+    for case in ("cpu_topology", "numa_sysctl", "numa_sysctl+gather", "cgroup_partition", "cgroup_partition+gather"):
         expected.add((SMALL, case + " main()"))
     expected |= {(SMALL, "cpu_topology process"), (SMALL, "cpu_topology process-ping")}
     assert metrics == expected
