@@ -212,8 +212,29 @@ def cmd_status(args):  # pylint: disable=unused-argument
     for row in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     failed += tuning_table(names, have)
+    failed += slurm_check(names, have)
     print("lab: %s" % ("all checks passed" if failed == 0 else "%d checks failed" % failed))
     return 1 if failed else 0
+
+
+def slurm_check(names, have):
+    """sinfo and a job across every compute node, run on the head node; returns the failures."""
+    head = LAB + "-head"
+    computes = [n for n in names if n != head and have.get(n) == "running"]
+    if have.get(head) != "running" or sh(head, "command -v sinfo")[0] != 0:
+        print("\nslurm: not installed on %s (site.yml has no slurm layer yet?)" % head)
+        return 0
+    print("\nslurm (run on %s):" % head)
+    failed = 0
+    rc, out, err = sh(head, "sinfo -N -h -o '%N %t %c %m' | sort")
+    print("  sinfo:       %s" % ("; ".join(out.splitlines()) if rc == 0 else "FAIL " + err[:80]))
+    states = [line.split()[1] for line in out.splitlines() if len(line.split()) > 1]
+    if rc != 0 or not states or any(s not in ("idle", "alloc", "mix") for s in states):
+        failed += 1
+    rc, out, err = sh(head, "timeout 60 srun -N%d -t 1 hostname | sort | tr '\\n' ' '" % len(computes))
+    ok = rc == 0 and sorted(out.split()) == sorted(computes)
+    print("  srun -N%d:    %s" % (len(computes), out if ok else "FAIL %s %s" % (out, err[:120])))
+    return failed + (0 if ok else 1)
 
 
 TUNING_FACT = "/etc/ansible/facts.d/hpcai_kernel_tuning.fact"

@@ -52,6 +52,27 @@ KT_NUMA = {
     "tmpfiles_lines": ["w /sys/kernel/mm/transparent_hugepage/defrag - - - - defer+madvise"],
     "skipped_keys": [], "reboot_required": False, "reboot_reasons": [], "kernel_release": "5.14.0-503.el9.x86_64",
 }
+# slurm: compute nodes' topology facts as cpu_topology returns them (node1, node2 identical).
+SLURM_TOPOLOGY = {
+    "vendor": "AuthenticAMD", "generation": "zen4", "cpus_online": "0-383",
+    "counts": {"cpus_online": 384, "cores": 192, "sockets": 2, "numa_nodes": 8, "numa_nodes_total": 8,
+               "l3_domains": 24},
+    "slurm": {"CPUs": 384, "Boards": 1, "SocketsPerBoard": 2, "CoresPerSocket": 96, "ThreadsPerCore": 2,
+              "RealMemory": 772000},
+    "slurm_l3_as_socket": {"CPUs": 384, "Boards": 1, "SocketsPerBoard": 24, "CoresPerSocket": 8, "ThreadsPerCore": 2,
+                           "RealMemory": 772000},
+}
+
+
+def _slurm_hostvars():
+    out = {}
+    for host in ("node1", "node2"):
+        facts = host_facts("rocky9", host)
+        facts["hpcai_cpu_topology"] = SLURM_TOPOLOGY
+        out[host] = {"ansible_facts": facts}
+    return out
+
+
 ROLE_FIXTURES: dict[str, dict] = {
     "base": {},
     "kernel_tuning": {"__kernel_tuning_topology": KT_TOPOLOGY, "__kernel_tuning_numa": KT_NUMA},
@@ -102,6 +123,20 @@ SCENARIOS: dict[str, dict[str, dict]] = {
             "base_sshd_options": {},
             "base_hosts_groups": ["compute"],
         },
+    },
+}
+
+COMMON["slurm"] = {"slurm_compute_group": "compute", "__hostvars__": _slurm_hostvars()}
+SCENARIOS["slurm"] = {
+    "l3_partitions": {
+        "slurm_compute_group": "compute",
+        "__hostvars__": _slurm_hostvars(),
+        "slurm_l3_as_socket": True,
+        "slurm_configless": True,
+        "slurm_partitions": [{"name": "cpu", "nodes": "compute", "default": True,
+                              "options": {"MaxTime": "2-00:00:00", "State": "UP"}},
+                             {"name": "debug", "nodes": "node1"}],
+        "slurm_conf_extra": {"SchedulerParameters": "bf_continue"},
     },
 }
 

@@ -1,0 +1,86 @@
+"""slurm role: the slurm_node_lines filter and the role's computed variables per OS."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible.errors import AnsibleError
+
+from ansible_collections.hpcai.cluster.plugins.filter.slurm import slurm_node_lines
+
+from render_helpers import OS_FACTS, evaluate, role_variables
+
+
+def topo(cpus=128, sockets=2, cores=32, threads=2, l3=16, mem=515000):
+    return {
+        "slurm": {"CPUs": cpus, "Boards": 1, "SocketsPerBoard": sockets, "CoresPerSocket": cores,
+                  "ThreadsPerCore": threads, "RealMemory": mem},
+        "slurm_l3_as_socket": {"CPUs": cpus, "Boards": 1, "SocketsPerBoard": l3, "CoresPerSocket": sockets * cores // l3,
+                               "ThreadsPerCore": threads, "RealMemory": mem},
+    }
+
+
+def test_identical_nodes_share_one_line_and_memory_is_reserved():
+    hosts = {"cn001": topo(), "cn002": topo(), "cn003": topo(), "gpu01": topo(cpus=64, cores=16, l3=8, mem=1031000)}
+    lines = slurm_node_lines(hosts)
+    assert lines[0].startswith("NodeName=cn[001-003] CPUs=128 Boards=1 SocketsPerBoard=2 CoresPerSocket=32 "
+                               "ThreadsPerCore=2 RealMemory=")
+    assert lines[1].startswith("NodeName=gpu01 CPUs=64 ")
+    real = int(lines[0].split("RealMemory=")[1].split()[0])
+    assert real <= 515000 - max(1024, 515000 * 2 // 100)  # never above measured minus the reserve
+    l3 = slurm_node_lines(hosts, l3_as_socket=True)
+    assert "SocketsPerBoard=16 CoresPerSocket=4" in l3[0]
+
+
+def test_extras_split_groups():
+    hosts = {"cn1": topo(), "cn2": topo()}
+    lines = slurm_node_lines(hosts, extras={"cn2": {"CpuSpecList": "0-1,64-65", "MemSpecLimit": 4096}})
+    assert len(lines) == 2 and "CpuSpecList=0-1,64-65" in lines[1] and "MemSpecLimit=4096" in lines[1]
+
+
+def test_bad_input_names_the_problem():
+    with pytest.raises(AnsibleError, match="slurm_node_lines: .*RealMemory"):
+        slurm_node_lines({"cn1": topo(mem=512)}, reserve_mib=1024)
+    bad = topo()
+    del bad["slurm"]
+    with pytest.raises(AnsibleError, match="slurm_node_lines: hpcai_cpu_topology has no 'slurm' figures"):
+        slurm_node_lines({"cn1": bad})
+    with pytest.raises(AnsibleError, match="must be"):
+        slurm_node_lines(["cn1"])
+
+
+@pytest.mark.parametrize("os_key", sorted(OS_FACTS))
+@pytest.mark.parametrize("host,expected", [
+    ("head1", {"controller", "login"}),
+    ("node1", {"compute"}),
+])
+def test_packages_per_class_and_os(os_key, host, expected):
+    v = role_variables("slurm", os_key, host, {"slurm_compute_group": "compute"})
+    pkgs = evaluate("{{ __slurm_host_packages }}", v)
+    table = evaluate("{{ __slurm_packages['distro'] }}", v)
+    want = list(table["common"])
+    for cls in ("controller", "compute", "login"):
+        if cls in expected:
+            want += table[cls]
+    assert pkgs == want and "munge" in pkgs
+    if "controller" in expected:
+        assert any("slurmctld" in p for p in pkgs)
+    else:
+        assert not any("slurmctld" in p for p in pkgs)
+
+
+def test_openhpc_packages_on_el_only():
+    v = role_variables("slurm", "rocky9", "node1", {"slurm_compute_group": "compute", "slurm_package_source": "openhpc"})
+    assert "slurm-slurmd-ohpc" in evaluate("{{ __slurm_host_packages }}", v)
+    v = role_variables("slurm", "debian12", "node1", {"slurm_compute_group": "compute"})
+    assert "openhpc" not in evaluate("{{ __slurm_packages }}", v)
+
+
+def test_container_uses_linuxproc_and_affinity():
+    v = role_variables("slurm", "debian12", "node1", {}, virtualization_type="docker")
+    assert evaluate("{{ __slurm_proctrack }}", v) == "proctrack/linuxproc"
+    assert evaluate("{{ __slurm_taskplugin }}", v) == "task/affinity"
+    v = role_variables("slurm", "rocky9", "node1", {})
+    assert evaluate("{{ __slurm_proctrack }}", v) == "proctrack/cgroup"
+    assert evaluate("{{ __slurm_taskplugin }}", v) == "task/cgroup,task/affinity"
