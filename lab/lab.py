@@ -234,6 +234,22 @@ def slurm_check(names, have):
     rc, out, err = sh(head, "timeout 60 srun -N%d -t 1 hostname | sort | tr '\\n' ' '" % len(computes))
     ok = rc == 0 and sorted(out.split()) == sorted(computes)
     print("  srun -N%d:    %s" % (len(computes), out if ok else "FAIL %s %s" % (out, err[:120])))
+    failed += 0 if ok else 1
+    # an sbatch job across the computes, then its record from slurmdbd
+    rc, out, err = sh(head, "timeout 120 sbatch --wait --parsable -N%d -t 2 -o /dev/null "
+                            "--wrap 'srun hostname' 2>&1" % len(computes))
+    job = out.strip().split(";")[0] if rc == 0 else ""
+    print("  sbatch:      %s" % ("job %s completed" % job if job else "FAIL " + (out or err)[:120]))
+    if not job:
+        return failed + 1
+    rc, out, err = "", "", ""
+    for _attempt in range(10):  # slurmctld sends the record to slurmdbd asynchronously
+        rc, out, err = sh(head, "sacct -n -X -P -j %s -o JobID,State,NNodes,ExitCode" % job)
+        if rc == 0 and "COMPLETED" in out:
+            break
+        time.sleep(1)
+    ok = rc == 0 and "COMPLETED" in out
+    print("  sacct:       %s" % (out.replace("|", " ") if ok else "FAIL %s %s" % (out, err[:120])))
     return failed + (0 if ok else 1)
 
 

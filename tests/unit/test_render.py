@@ -126,7 +126,8 @@ SCENARIOS: dict[str, dict[str, dict]] = {
     },
 }
 
-COMMON["slurm"] = {"slurm_compute_group": "compute", "__hostvars__": _slurm_hostvars()}
+COMMON["slurm"] = {"slurm_compute_group": "compute", "__hostvars__": _slurm_hostvars(),
+                   "slurm_dbd_db_password": "render-test-password"}
 SCENARIOS["slurm"] = {
     "l3_partitions": {
         "slurm_compute_group": "compute",
@@ -138,6 +139,7 @@ SCENARIOS["slurm"] = {
                              {"name": "debug", "nodes": "node1"}],
         "slurm_conf_extra": {"SchedulerParameters": "bf_continue"},
     },
+    "no_accounting": {"slurm_compute_group": "compute", "__hostvars__": _slurm_hostvars(), "slurm_accounting": False},
 }
 
 SCENARIOS["kernel_tuning"] = {

@@ -1,8 +1,6 @@
 """slurm role: the slurm_node_lines filter and the role's computed variables per OS."""
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from ansible.errors import AnsibleError
@@ -52,7 +50,7 @@ def test_bad_input_names_the_problem():
 
 @pytest.mark.parametrize("os_key", sorted(OS_FACTS))
 @pytest.mark.parametrize("host,expected", [
-    ("head1", {"controller", "login"}),
+    ("head1", {"controller", "login", "dbd"}),  # no slurm_dbd group: the controller runs slurmdbd
     ("node1", {"compute"}),
 ])
 def test_packages_per_class_and_os(os_key, host, expected):
@@ -60,10 +58,13 @@ def test_packages_per_class_and_os(os_key, host, expected):
     pkgs = evaluate("{{ __slurm_host_packages }}", v)
     table = evaluate("{{ __slurm_packages['distro'] }}", v)
     want = list(table["common"])
-    for cls in ("controller", "compute", "login"):
+    for cls in ("controller", "compute", "login", "dbd"):
         if cls in expected:
             want += table[cls]
-    assert pkgs == want and "munge" in pkgs
+    if "dbd" in expected:
+        want += evaluate("{{ __slurm_mariadb_packages }}", v)
+    assert pkgs == list(dict.fromkeys(want)) and "munge" in pkgs
+    assert any(p.startswith("mariadb") for p in pkgs) == ("dbd" in expected)
     if "controller" in expected:
         assert any("slurmctld" in p for p in pkgs)
     else:
@@ -84,3 +85,14 @@ def test_container_uses_linuxproc_and_affinity():
     v = role_variables("slurm", "rocky9", "node1", {})
     assert evaluate("{{ __slurm_proctrack }}", v) == "proctrack/cgroup"
     assert evaluate("{{ __slurm_taskplugin }}", v) == "task/cgroup,task/affinity"
+
+
+def test_accounting_off_drops_dbd_and_slurm_conf_keys():
+    v = role_variables("slurm", "debian12", "head1", {"slurm_compute_group": "compute", "slurm_accounting": False})
+    assert evaluate("{{ __slurm_is_dbd }}", v) is False
+    assert not any(p.startswith("mariadb") for p in evaluate("{{ __slurm_host_packages }}", v))
+    keys = evaluate("{{ __slurm_conf_keys }}", v)
+    assert keys["AccountingStorageType"] == "" and keys["JobAcctGatherType"] == ""
+    v = role_variables("slurm", "debian12", "head1", {"slurm_compute_group": "compute"})
+    keys = evaluate("{{ __slurm_conf_keys }}", v)
+    assert keys["AccountingStorageType"] == "accounting_storage/slurmdbd" and keys["AccountingStorageHost"] == "head1"
