@@ -235,6 +235,13 @@ def slurm_check(names, have):
     ok = rc == 0 and sorted(out.split()) == sorted(computes)
     print("  srun -N%d:    %s" % (len(computes), out if ok else "FAIL %s %s" % (out, err[:120])))
     failed += 0 if ok else 1
+    # CPUs and memory held back for the OS (cgroup_partition plan -> CpuSpecList/MemSpecLimit)
+    specs = []
+    for node in computes:
+        rc, out, err = sh(head, "scontrol show node %s | grep -oE '(CPUSpecList|MemSpecLimit)=[^ ]*' | tr '\\n' ' '"
+                          % node)
+        specs.append("%s %s" % (node, out.strip() or "-"))
+    print("  core spec:   %s" % "; ".join(specs))
     # an sbatch job across the computes, then its record from slurmdbd
     rc, out, err = sh(head, "timeout 120 sbatch --wait --parsable -N%d -t 2 -o /dev/null "
                             "--wrap 'srun hostname' 2>&1" % len(computes))

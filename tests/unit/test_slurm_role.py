@@ -96,3 +96,26 @@ def test_accounting_off_drops_dbd_and_slurm_conf_keys():
     v = role_variables("slurm", "debian12", "head1", {"slurm_compute_group": "compute"})
     keys = evaluate("{{ __slurm_conf_keys }}", v)
     assert keys["AccountingStorageType"] == "accounting_storage/slurmdbd" and keys["AccountingStorageHost"] == "head1"
+
+
+def test_slurm_conf_carries_the_partition_plan_per_node():
+    from render_helpers import ROLES_DIR, host_facts, render
+
+    def facts(host, plan):
+        f = host_facts("rocky9", host)
+        f["hpcai_cpu_topology"] = topo()
+        if plan:
+            f["hpcai_cgroup_partition"] = {"slurm": plan}
+        return {"ansible_facts": f}
+
+    plan = {"CpuSpecList": "0,64", "CoreSpecCount": None, "MemSpecLimit": 8192}
+    over = {"slurm_compute_group": "compute", "slurm_dbd_db_password": "x" * 12,
+            "__hostvars__": {"node1": facts("node1", plan), "node2": facts("node2", None)}}
+    text = render(ROLES_DIR / "slurm" / "templates" / "slurm.conf.j2", role_variables("slurm", "rocky9", "head1", over))
+    lines = [line for line in text.splitlines() if line.startswith("NodeName=")]
+    assert len(lines) == 2  # the plan makes node1 differ from node2
+    assert "CpuSpecList=0,64 MemSpecLimit=8192" in lines[0] and lines[0].startswith("NodeName=node1 ")
+    assert "Spec" not in lines[1] and lines[1].startswith("NodeName=node2 ")
+    over["slurm_core_spec"] = False
+    text = render(ROLES_DIR / "slurm" / "templates" / "slurm.conf.j2", role_variables("slurm", "rocky9", "head1", over))
+    assert [line for line in text.splitlines() if line.startswith("NodeName=")][0].startswith("NodeName=node[1-2] ")
