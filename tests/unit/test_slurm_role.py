@@ -119,3 +119,20 @@ def test_slurm_conf_carries_the_partition_plan_per_node():
     over["slurm_core_spec"] = False
     text = render(ROLES_DIR / "slurm" / "templates" / "slurm.conf.j2", role_variables("slurm", "rocky9", "head1", over))
     assert [line for line in text.splitlines() if line.startswith("NodeName=")][0].startswith("NodeName=node[1-2] ")
+
+
+def test_mem_spec_only_with_task_cgroup():
+    from render_helpers import ROLES_DIR, host_facts, render
+    f = host_facts("debian12", "node1", "docker")
+    f["hpcai_cpu_topology"] = topo()
+    f["hpcai_cgroup_partition"] = {"slurm": {"CpuSpecList": "0", "MemSpecLimit": 4096}}
+    over = {"slurm_compute_group": "compute", "slurm_dbd_db_password": "x" * 12,
+            "__hostvars__": {"node1": {"ansible_facts": f}}}
+    v = role_variables("slurm", "debian12", "head1", over, virtualization_type="docker")
+    line = [x for x in render(ROLES_DIR / "slurm" / "templates" / "slurm.conf.j2", v).splitlines()
+            if x.startswith("NodeName=node1")][0]
+    assert "CpuSpecList=0" in line and "MemSpecLimit" not in line  # container: task/affinity only
+    v = role_variables("slurm", "debian12", "head1", over)
+    line = [x for x in render(ROLES_DIR / "slurm" / "templates" / "slurm.conf.j2", v).splitlines()
+            if x.startswith("NodeName=node1")][0]
+    assert "CpuSpecList=0 MemSpecLimit=4096" in line
