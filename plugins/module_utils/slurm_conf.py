@@ -457,6 +457,14 @@ KEY_TABLE = (
     ("slurm.conf", "SlurmdParameters=l3cache_as_socket", (22, 5, 0), None,
      "UNVERIFIED since-version: present in src/common/xcpuinfo.c (needs hwloc 2); believed to date from 21.08. "
      "slurmd -C ignores it before 25.11 (it prints before reading slurm.conf)"),
+    ("slurm.conf", "TopologyPlugin=topology/block", (24, 5, 0), None,
+     "CHANGELOG/slurm-24.05.md 24.05.0rc1: 'topology/block - Replaced the BlockLevels with BlockSizes in "
+     "topology.conf' (23.11 had the plugin with BlockLevels; we write BlockSizes only)"),
+    ("slurm.conf", "JobContainerType", None, (25, 11, 0),
+     "job_container.conf(5) of 25.11 (man.freebsd.org, slurm 25.11 port): the tmpfs plugin is loaded with "
+     "NamespaceType=namespace/tmpfs; slurm.schedmd.com/namespace.html: namespace/linux 'added 25.11'. "
+     "UNVERIFIED against the 25.11 CHANGELOG"),
+    ("slurm.conf", "NamespaceType", (25, 11, 0), None, "see JobContainerType"),
     ("slurm.conf", "NodeName:Parameters", (25, 11, 0), None,
      "CHANGELOG/slurm-25.11.md 25.11.0rc1: 'Add per-node Parameters option, allowing node-specific SlurmdParameters'"),
 )
