@@ -43,6 +43,14 @@ the scanner's answer derived from the spec alone.  Symlinks need
 ``render_tree``/``build_tree``/``MemoryReader`` (``render`` keeps returning
 files and directories only).
 
+GPU nodes (``_gpu_catalogue``): a GPU entry may carry ``nvidia_minor`` (the
+NVIDIA driver's ``proc/driver/nvidia/gpus/<address>/information`` is written
+with that ``Device Minor``) and hand-written ``expect_model`` /
+``expect_gres_type`` / ``expect_device_file``; ``extra_files`` /
+``extra_links`` put other files in the root (the NVML and ROCm SMI
+libraries).  ``expected_slurm_cores`` and ``expected_l3_domains`` derive the
+gres.conf ``Cores=`` and the GPU's L3 domains from the hardware model.
+
 The generator is pure test code: Python 3.8+, no dependencies.
 """
 
@@ -55,7 +63,8 @@ import re
 
 __all__ = [
     "make_spec", "render", "render_tree", "build_tree", "MemoryReader", "expected", "expected_pci",
-    "pci_device", "CATALOGUE", "catalogue", "model", "fast_tmp_base",
+    "pci_device", "CATALOGUE", "catalogue", "model", "fast_tmp_base", "expected_slurm_cores",
+    "expected_l3_domains",
 ]
 
 
@@ -104,6 +113,11 @@ DEFAULTS = {
     # PCI devices (see "PCI devices" below): None = no sys/bus/pci at all (as
     # before), [] = an empty sys/bus/pci/devices, else a list of device dicts.
     "pci_devices": None,
+    # Other files and symlinks of the root (``{relative path: text}``,
+    # ``{relative path: target relative to the link's directory}``), e.g. the
+    # NVML / ROCm SMI libraries the GPU facts look for.
+    "extra_files": {},
+    "extra_links": {},
     # Hand-written expectations that are not topology (kept independent of the
     # module's tables on purpose).
     "expect_vendor": "AuthenticAMD",
@@ -736,6 +750,11 @@ def _render(w, spec, full):
     if spec["pci_devices"] is not None:
         _render_pci(w, spec, mdl, full)
 
+    for rel, text in sorted(spec["extra_files"].items()):
+        w.write(rel, text)
+    for rel, target in sorted(spec["extra_links"].items()):
+        w.links[rel] = target
+
 
 # --------------------------------------------------------------------------
 # PCI devices
@@ -755,7 +774,13 @@ PCI_DEFAULTS = {
     "subsystem_vendor": None,
     "subsystem_device": None,
     "link_layer": None,  # of the RDMA ports; default InfiniBand for class 0x0207, else Ethernet
+    # NVIDIA driver loaded: proc/driver/nvidia/gpus/<address>/information with this Device Minor
+    "nvidia_minor": None,
     "expect_kind": "other",  # hand-written expectation (kept independent of the scanner)
+    # hand-written GPU expectations (kept independent of gpu.py's tables)
+    "expect_model": None,
+    "expect_gres_type": None,
+    "expect_device_file": None,
 }
 
 SYS_PCI = "sys/bus/pci/devices"
@@ -918,6 +943,14 @@ def _render_pci(w, spec, mdl, full):
             w.write(ib + "/ports/1/rate", "400 Gb/sec (4X NDR)\n" if layer == "InfiniBand" else "100 Gb/sec (4X EDR)\n")
             w.link(ib + "/device", d)
             w.link("sys/class/infiniband/" + ibdev, ib)
+        if entry["nvidia_minor"] is not None:
+            w.write(
+                "proc/driver/nvidia/gpus/%s/information" % address,
+                "Model: \t\t NVIDIA synthetic %04x\nIRQ:   \t\t %d\nGPU UUID: \t GPU-%08x-0000-0000-0000-000000000000\n"
+                "Video BIOS: \t 96.00.99.00.01\nBus Type: \t PCIe\nDMA Size: \t 52 bits\nDMA Mask: \t 0xfffffffffffff\n"
+                "Bus Location: \t %s\nDevice Minor: \t %u\nGPU Excluded:\t No\n"
+                % (entry["device"], 100 + entry["nvidia_minor"], entry["nvidia_minor"], address, entry["nvidia_minor"]),
+            )
         for card in entry["drm"]:
             minor = int(card[len("card"):])
             for node, num in ((card, minor), ("renderD%d" % (128 + minor), 128 + minor)):
@@ -1413,10 +1446,143 @@ def _pci_catalogue():
     return s
 
 
+NVML_FILES = {"usr/lib64/libnvidia-ml.so.570.133.20": "\x7fELF synthetic NVML\n"}
+NVML_LINKS = {"usr/lib64/libnvidia-ml.so.1": "libnvidia-ml.so.570.133.20"}
+
+
+def _gpu_catalogue():
+    """GPU nodes for the gpu_facts tests.  ``expect_*`` fields are hand-written
+    from the hardware and the device ids' pci.ids names, not from gpu.py."""
+    s = {}
+
+    def add(name, base, devices, **kw):
+        s[name] = make_spec(base, name=name, pci_devices=devices, **kw)
+
+    def dev(address, ids, kind="other", **kw):
+        return pci_device(address, ids[0], ids[1], ids[2], expect_kind=kind, **kw)
+
+    h100 = (NV, 0x2330, 0x030200)
+    # HGX H100 (8 x H100 SXM5 80GB, 4 NVSwitches) on 2 x Genoa NPS1: GPUs 0-3 behind
+    # the root complexes of socket 0, 4-7 behind socket 1; the driver is loaded
+    # (proc/driver/nvidia) and NVML is installed (EL layout, versioned file + link).
+    hgx = [
+        dev("0000:02:00.0", ASPEED_VGA, numa_node=0, drm=["card0"], driver="ast"),
+        dev("0000:03:00.0", SAMSUNG_NVME, numa_node=0, driver="nvme"),
+    ]
+    for i, bus in enumerate((0x05, 0x25, 0x45, 0x65, 0x85, 0xA5, 0xC5, 0xE5)):
+        node = 0 if bus < 0x80 else 1
+        hgx.append(dev("0000:%02x:00.0" % (bus - 1), (MLX, 0x1021, 0x020700), "ib", numa_node=node,
+                       ibdevs=["mlx5_%d" % i], netdevs=["ibp%ds0" % (bus - 1)], driver="mlx5_core"))
+        hgx.append(dev("0000:%02x:00.0" % bus, h100, "gpu", numa_node=node, driver="nvidia", nvidia_minor=i,
+                       expect_model="H100 SXM5 80GB", expect_gres_type="h100",
+                       expect_device_file="/dev/nvidia%d" % i))
+    for bus in (0x0B, 0x0C, 0x8B, 0x8C):
+        hgx.append(dev("0000:%02x:00.0" % bus, (NV, 0x22A3, 0x068000), "nvswitch", numa_node=0 if bus < 0x80 else 1,
+                       driver="nvidia"))
+    add("hgx_h100_genoa_2p_nps1", GENOA, hgx, sockets=2, nps=1,
+        extra_files=dict(NVML_FILES), extra_links=dict(NVML_LINKS))
+
+    # 4 x MI300X (class 0x1200) on 2 x Genoa NPS4, one GPU behind each of the
+    # root complexes of NUMA nodes 0, 3, 4 and 7; ROCm 6.4 below /opt/rocm-6.4.0
+    # with the usual /opt/rocm link.
+    mi = [dev("0000:02:00.0", ASPEED_VGA, numa_node=0, drm=["card0"], driver="ast")]
+    for i, node in enumerate((0, 3, 4, 7)):
+        mi.append(dev("0000:%02x:00.0" % (node * 0x20 + 0x05), (AMDGPU, 0x74A1, 0x120000), "gpu", numa_node=node,
+                      drm=["card%d" % (i + 1)], driver="amdgpu", expect_model="Instinct MI300X",
+                      expect_gres_type="mi300x", expect_device_file="/dev/dri/renderD%d" % (129 + i)))
+    add("mi300x_genoa_2p_nps4", GENOA, mi, sockets=2, nps=4,
+        extra_files={"opt/rocm-6.4.0/lib/librocm_smi64.so.7.5.60400": "\x7fELF synthetic rocm_smi\n"},
+        extra_links={"opt/rocm": "rocm-6.4.0",
+                     "opt/rocm-6.4.0/lib/librocm_smi64.so.7": "librocm_smi64.so.7.5.60400"})
+
+    # One PCIe L40S in a 1-socket Milan (NPS1): local to every CPU, so no Cores=.
+    # Driver bound (nvidia-drm gives it card1/renderD129) but /proc/driver/nvidia is
+    # not in the tree; NVML in the Debian multiarch directory.
+    l40s = [
+        dev("0000:02:00.0", ASPEED_VGA, numa_node=0, drm=["card0"], driver="ast"),
+        dev("0000:41:00.0", (NV, 0x26B9, 0x030200), "gpu", numa_node=0, drm=["card1"], driver="nvidia",
+            expect_model="L40S", expect_gres_type="l40s", expect_device_file="/dev/nvidia0"),
+        dev("0000:42:00.0", (INTEL, 0x1593, 0x020000), "nic", numa_node=0, netdevs=["ens42f0"], driver="ice"),
+    ]
+    add("l40s_milan_1p", MILAN, l40s,
+        extra_files={"usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1": "\x7fELF synthetic NVML\n"})
+
+    # No GPU: BMC VGA (never a GPU), NVMe, an E810 NIC; NVML is not installed.
+    add("genoa_1p_no_gpu", GENOA, [
+        dev("0000:02:00.0", ASPEED_VGA, numa_node=0, drm=["card0"], driver="ast"),
+        dev("0000:03:00.0", SAMSUNG_NVME, numa_node=0, driver="nvme"),
+        dev("0000:41:00.0", (INTEL, 0x1593, 0x020000), "nic", numa_node=0, netdevs=["ens41f0"], driver="ice"),
+    ], ccx_per_socket=4)
+
+    # Quirks on 2 x Milan NPS1: an A100 whose firmware gives no proximity (numa_node
+    # -1), an H100 PCIe handed to VMs (vfio-pci), an unbound T4, a GPU not in the
+    # model table (GeForce RTX 5090, VGA class), an MI210 with amdgpu, an MI300X PF
+    # with one SR-IOV VF (a VM's, bound to vfio-pci), and an MI210 without a driver.
+    # NVML is installed but the node mixes vendors.
+    quirks = [
+        dev("0000:01:00.0", (NV, 0x20B5, 0x030200), "gpu", numa_node=-1, driver="nvidia",
+            expect_model="A100 PCIe 80GB", expect_gres_type="a100", expect_device_file="/dev/nvidia0"),
+        dev("0000:21:00.0", (NV, 0x2331, 0x030200), "gpu", numa_node=0, driver="vfio-pci",
+            expect_model="H100 PCIe", expect_gres_type="h100", expect_device_file=None),
+        dev("0000:41:00.0", (NV, 0x1EB8, 0x030200), "gpu", numa_node=0,
+            expect_model="Tesla T4", expect_gres_type="t4", expect_device_file="/dev/nvidia1"),
+        dev("0000:61:00.0", (NV, 0x2B85, 0x030000), "gpu", numa_node=0, driver="nvidia",
+            expect_model=None, expect_gres_type="nvidia_2b85", expect_device_file="/dev/nvidia2"),
+        dev("0000:81:00.0", (AMDGPU, 0x740F, 0x038000), "gpu", numa_node=1, drm=["card1"], driver="amdgpu",
+            expect_model="Instinct MI210", expect_gres_type="mi210", expect_device_file="/dev/dri/renderD129"),
+        dev("0000:a1:00.0", (AMDGPU, 0x74A1, 0x120000), "gpu", numa_node=1, drm=["card2"], driver="amdgpu",
+            expect_model="Instinct MI300X", expect_gres_type="mi300x", expect_device_file="/dev/dri/renderD130"),
+        dev("0000:a1:00.1", (AMDGPU, 0x74B5, 0x120000), "gpu", physfn="0000:a1:00.0", driver="vfio-pci"),
+        dev("0000:c1:00.0", (AMDGPU, 0x740F, 0x038000), "gpu", numa_node=1,
+            expect_model="Instinct MI210", expect_gres_type="mi210", expect_device_file=None),
+    ]
+    add("gpu_quirks_milan_2p", MILAN, quirks, sockets=2,
+        extra_files=dict(NVML_FILES), extra_links=dict(NVML_LINKS))
+    return s
+
+
+def expected_slurm_cores(spec, numa_node):
+    """Slurm abstract core ids (gres.conf ``Cores=``) of the cores on NUMA node
+    ``numa_node``, as a cpulist, from the hardware model alone.
+
+    slurmd numbers cores in hwloc's tree order: package by package, inside a
+    package L3 by L3, inside an L3 core by core (siblings ordered by first CPU).
+    That is the order in which ``model()`` creates the cores (socket, CCX, slot),
+    whatever the Linux CPU numbering; cores without an online CPU do not count.
+    """
+    mdl = model(spec)
+    online = set(mdl["online"])
+    usable = [c for c in mdl["cores"] if any(t in online for t in c.cpus)]
+    return _fmt_list(i for i, core in enumerate(usable) if core.node == numa_node)
+
+
+def expected_l3_domains(spec, numa_node):
+    """Indexes (sorted by first CPU, like the topology fact) of the L3 domains
+    with a core on ``numa_node``; every domain for ``None`` / -1."""
+    mdl = model(spec)
+    online = set(mdl["online"])
+    if spec["l3"] == "none":
+        return []
+    groups = {}
+    for core in mdl["cores"]:
+        cpus = [t for t in core.cpus if t in online]
+        if not cpus:
+            continue
+        key = core.ccx if spec["l3"] == "ccx" else core.socket
+        group = groups.setdefault(key, {"first": cpus[0], "nodes": set()})
+        group["first"] = min(group["first"], *cpus)
+        group["nodes"].add(core.node)
+    ordered = sorted(groups.values(), key=lambda g: g["first"])
+    if numa_node is None or numa_node < 0:
+        return list(range(len(ordered)))
+    return [i for i, g in enumerate(ordered) if numa_node in g["nodes"]]
+
+
 CATALOGUE = {}
 CATALOGUE.update(_matrix())
 CATALOGUE.update(_quirks())
 CATALOGUE.update(_pci_catalogue())
+CATALOGUE.update(_gpu_catalogue())
 
 # The performance reference: 2 x 192-core Zen 5c with SMT = 768 CPUs.
 PERF_SPEC = "turin_dense_2p_nps1_smt"

@@ -309,3 +309,34 @@ def test_bad_pci_specs_are_rejected():
         gen.render(gen.make_spec(gen.MILAN, pci_devices=[dict(dev, physfn="0000:42:00.0")]))
     with pytest.raises(ValueError):
         gen.pci_device("0000:41:00.0", 0x10DE, 0x2330, 0x030200, "gpu", colour="green")
+
+
+# --------------------------------------------------------------------------
+# GPU nodes
+# --------------------------------------------------------------------------
+
+
+def test_gpu_nodes_render_driver_procfs_and_libraries(tmp_path):
+    spec = gen.CATALOGUE["hgx_h100_genoa_2p_nps1"]
+    files, dirs, links = gen.render_tree(spec, full=False)
+    info = files["proc/driver/nvidia/gpus/0000:a5:00.0/information"]
+    assert "Bus Location: \t 0000:a5:00.0\n" in info and "Device Minor: \t 5\n" in info
+    assert sum(rel.startswith("proc/driver/nvidia/gpus/") for rel in files) == 8
+    assert links["usr/lib64/libnvidia-ml.so.1"] == "libnvidia-ml.so.570.133.20"
+    root = gen.build_tree(tmp_path, gen.CATALOGUE["mi300x_genoa_2p_nps4"], full=False)
+    lib = os.path.join(root, "opt/rocm/lib/librocm_smi64.so.7")
+    assert os.path.islink(lib) and os.path.isfile(os.path.realpath(lib))
+    assert os.path.realpath(lib).startswith(os.path.realpath(os.path.join(root, "opt/rocm-6.4.0")))
+    # the MI300X render nodes follow the DRM cards
+    gpu_dir = os.path.join(root, PCI, "0000:65:00.0")
+    assert sorted(os.listdir(os.path.join(gpu_dir, "drm"))) == ["card2", "renderD130"]
+
+
+def test_expected_slurm_cores_and_l3_domains_by_hand():
+    hgx = gen.CATALOGUE["hgx_h100_genoa_2p_nps1"]  # 2 x 96 cores, NPS1
+    assert gen.expected_slurm_cores(hgx, 0) == "0-95" and gen.expected_slurm_cores(hgx, 1) == "96-191"
+    assert gen.expected_l3_domains(hgx, 1) == list(range(12, 24))
+    assert gen.expected_l3_domains(hgx, -1) == list(range(24))
+    rr = gen.CATALOGUE["rome_2p_nps4_socket_rr"]  # 2 x 64 cores, 16 per node, CPU ids interleave sockets
+    assert gen.expected_slurm_cores(rr, 5) == "80-95"
+    assert gen.expected_l3_domains(gen.CATALOGUE["arm_altra_q80_no_l3"], 0) == []
