@@ -6,12 +6,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-# Documentation: slurm_node_lines.yml next to this file.
+# Documentation: slurm_node_lines.yml and slurm_node_check.yml next to this file.
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.hpcai.cluster.plugins.module_utils.slurm_conf import (
     SlurmConfError,
+    compare_with_slurmd_C,
     group_nodes,
     node_lines,
     node_values,
@@ -36,6 +37,14 @@ def slurm_node_lines(hosts, l3_as_socket=False, reserve_mib=1024, reserve_percen
         raise AnsibleFilterError("slurm_node_lines: %s" % to_native(exc))
 
 
+def slurm_node_check(slurmd_c_output, line):
+    """slurmd -C text | slurm_node_check(NodeName line or values) -> {ok, drain, notes, configured, measured}."""
+    try:
+        return compare_with_slurmd_C(line, slurmd_c_output)
+    except SlurmConfError as exc:
+        raise AnsibleFilterError("slurm_node_check: %s" % to_native(exc))
+
+
 class FilterModule(object):
     def filters(self):
-        return {"slurm_node_lines": slurm_node_lines}
+        return {"slurm_node_lines": slurm_node_lines, "slurm_node_check": slurm_node_check}

@@ -254,6 +254,13 @@ def topology_lines(spec, nodes, version, groups=None):
     if not isinstance(spec, dict):
         raise SlurmFilesError("slurm_topology must be a dict with plugin tree or block, got %s"
                               % type(spec).__name__)
+    if isinstance(nodes, dict):
+        # {inventory name: Slurm node name}: groups hold inventory names; keep
+        # their compute members, under their Slurm names.
+        name_map = nodes
+        groups = dict((g, [name_map[m] for m in members if m in name_map])
+                      for g, members in (groups or {}).items())
+        nodes = list(name_map.values())
     groups = groups or {}
     plugin = spec.get("plugin", "tree")
     known = set(nodes or [])
@@ -343,8 +350,8 @@ def topology_lines(spec, nodes, version, groups=None):
             members = _names(block.get("nodes"), what + ".nodes", groups)
             unknown = sorted(set(members) - known)
             if not members or unknown:
-                raise SlurmFilesError("%s.nodes: %s" % (what, ("%s are not compute nodes" % compress(unknown))
-                                                         if unknown else "empty"))
+                problem = ("%s are not compute nodes" % compress(unknown)) if unknown else "empty"
+                raise SlurmFilesError("%s.nodes: %s" % (what, problem))
             for member in members:
                 if member in placed:
                     raise SlurmFilesError("%s.nodes: %s is already in block %s" % (what, member, placed[member]))

@@ -142,6 +142,13 @@ SCENARIOS["slurm"] = {
     "no_accounting": {"slurm_compute_group": "compute", "__hostvars__": _slurm_hostvars(), "slurm_accounting": False},
 }
 
+# ---- slurm pam_slurm_adopt: the PAM service file tasks/pam_adopt.yml reads and
+# templates/pam_slurm_adopt-service.j2 rewrites (the real files: test_slurm_pam.py).
+ROLE_FIXTURES["slurm"] = dict(ROLE_FIXTURES.get("slurm", {}), __slurm_pam_service="sshd",
+                              __slurm_pam_service_text="account    include      password-auth\n")
+SCENARIOS["slurm"]["pam_adopt"] = {"slurm_compute_group": "compute", "__hostvars__": _slurm_hostvars(),
+                                   "slurm_pam_adopt": True, "slurm_pam_adopt_admin_groups": ["hpcadmin"]}
+
 SCENARIOS["kernel_tuning"] = {
     "gpu_custom": {
         "kernel_tuning_node_class": "compute_gpu",

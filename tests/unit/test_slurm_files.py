@@ -234,3 +234,11 @@ def test_filters_wrap_errors_and_versions():
     assert filt.slurm_conf_change("", "ClusterName=x\n")["first"]
     assert set(filt.FilterModule().filters()) == {"slurm_conf_change", "slurm_topology_lines", "slurm_gres_lines",
                                                   "slurm_tmpfs_lines", "slurm_config_keys"}
+
+
+def test_tree_with_inventory_names_and_groups():
+    name_map = {"node1.example": "c01", "node2.example": "c02"}
+    groups = {"gpu": ["node2.example", "head.example"], "all": ["node1.example", "node2.example", "head.example"]}
+    spec = {"switches": [{"name": "s1", "nodes": "gpu"}, {"name": "s2", "nodes": "c01"}]}
+    result = sf.topology_lines(spec, name_map, "22.05", groups)
+    assert result["lines"] == ["SwitchName=s1 Nodes=c02", "SwitchName=s2 Nodes=c01"]

@@ -136,3 +136,110 @@ def test_mem_spec_only_with_task_cgroup():
     line = [x for x in render(ROLES_DIR / "slurm" / "templates" / "slurm.conf.j2", v).splitlines()
             if x.startswith("NodeName=node1")][0]
     assert "CpuSpecList=0 MemSpecLimit=4096" in line
+
+
+def _gpu_fact(n=8):
+    lines = ["Name=gpu Type=h100 File=/dev/nvidia%d Cores=%s" % (i, "0-31" if i < n // 2 else "32-63")
+             for i in range(n)]
+    return {"gpus": [{}] * n, "slurm": {"gres": "gpu:h100:%d" % n, "conf_lines": lines, "autodetect": "off"}}
+
+
+def _cluster(os_key="rocky9", **extra):
+    from render_helpers import host_facts
+
+    hostvars = {}
+    for host in ("node1", "node2"):
+        f = host_facts(os_key, host)
+        f["hpcai_cpu_topology"] = topo()
+        if host == "node1":
+            f["hpcai_gpu_facts"] = _gpu_fact()
+        hostvars[host] = {"ansible_facts": f}
+    over = {"slurm_compute_group": "compute", "slurm_dbd_db_password": "x" * 12, "__hostvars__": hostvars}
+    over.update(extra)
+    return over
+
+
+def _slurm_conf(os_key, over, host="head1"):
+    from render_helpers import ROLES_DIR, render
+    return render(ROLES_DIR / "slurm" / "templates" / "slurm.conf.j2", role_variables("slurm", os_key, host, over))
+
+
+@pytest.mark.parametrize("os_key", ["debian12", "rocky9", "rocky10"])
+def test_gpu_topology_tmpfs_and_overrides_reach_slurm_conf(os_key):
+    over = _cluster(os_key, slurm_topology={"switches": [{"name": "leaf1", "nodes": "node1"},
+                                                         {"name": "leaf2", "nodes": "compute"},
+                                                         {"name": "spine", "switches": "leaf[1-2]"}]},
+                    slurm_job_tmpfs={"enabled": True, "base_path": "/var/spool/slurm/job_tmpfs"})
+    over["slurm_topology"]["switches"][1]["nodes"] = "node2"
+    over["__hostvars__"]["node2"]["slurm_node_overrides"] = {"RealMemory": 400000, "Features": "genoa"}
+    text = _slurm_conf(os_key, over)
+    nodes = [line for line in text.splitlines() if line.startswith("NodeName=")]
+    assert [n.split()[0] for n in nodes] == ["NodeName=node1", "NodeName=node2"]
+    assert "Gres=gpu:h100:8" in nodes[0] and "Gres" not in nodes[1]
+    assert "RealMemory=400000" in nodes[1] and "Features=genoa" in nodes[1]
+    assert "GresTypes=gpu" in text and "TopologyPlugin=topology/tree" in text
+    assert "JobContainerType=job_container/tmpfs" in text and "PrologFlags=Contain" in text
+    assert "NamespaceType" not in text and "SrunPortRange=60001-63000" in text
+    v = role_variables("slurm", os_key, "head1", over)
+    assert evaluate("{{ __slurm_topology }}", v)["lines"] == [
+        "SwitchName=leaf1 Nodes=node1", "SwitchName=leaf2 Nodes=node2", "SwitchName=spine Switches=leaf[1-2]"]
+    gres = evaluate("{{ __slurm_gres }}", v)
+    assert gres["lines"][0] == "NodeName=node1 AutoDetect=off" and len(gres["lines"]) == 9
+
+
+def test_slurm_25_11_uses_namespace_type_and_containers_skip_tmpfs():
+    over = _cluster(slurm_version="25.11.0", slurm_job_tmpfs={"enabled": True, "base_path": "/var/tmp/jobs"})
+    text = _slurm_conf("rocky9", over)
+    assert "NamespaceType=namespace/tmpfs" in text and "JobContainerType" not in text
+    from render_helpers import ROLES_DIR, render
+    tmpfs = {"enabled": True, "base_path": "/x"}
+    v = role_variables("slurm", "debian12", "head1", _cluster("debian12", slurm_job_tmpfs=tmpfs),
+                       virtualization_type="docker")
+    text = render(ROLES_DIR / "slurm" / "templates" / "slurm.conf.j2", v)
+    assert "JobContainerType" not in text and "PrologFlags" not in text
+
+
+def test_cgroup_conf_keys_follow_the_version():
+    from render_helpers import ROLES_DIR, render
+    over = _cluster(slurm_cgroup_conf_extra={"SystemdTimeout": 2000})
+    v = role_variables("slurm", "rocky9", "node1", dict(over, slurm_version="24.05.1"))
+    assert "SystemdTimeout=2000" in render(ROLES_DIR / "slurm" / "templates" / "cgroup.conf.j2", v)
+    v = role_variables("slurm", "rocky9", "node1", dict(over, slurm_version="23.11.4"))
+    assert "SystemdTimeout" not in render(ROLES_DIR / "slurm" / "templates" / "cgroup.conf.j2", v)
+
+
+def test_version_falls_back_to_the_os_default_and_detects_the_controller():
+    v = role_variables("slurm", "debian12", "node1", _cluster("debian12"))
+    assert evaluate("{{ __slurm_version }}", v) == "22.05.8"
+    over = _cluster("debian12")
+    over["__hostvars__"]["head1"] = {"__slurm_version_detected": "23.11.4"}
+    v = role_variables("slurm", "debian12", "node1", over)
+    assert evaluate("{{ __slurm_version }}", v) == "23.11.4"
+    assert evaluate("{{ __slurm_version_command }}", v) == "slurmd"
+
+
+@pytest.mark.parametrize("change,host,expected", [
+    ({"first": False, "restart_slurmctld": False, "restart_slurmd_all": False, "restart_slurmd_nodes": ["node2"],
+      "reconfigure": True}, "node2", ["Restart slurmd", "Reconfigure Slurm"]),
+    ({"first": False, "restart_slurmctld": False, "restart_slurmd_all": False, "restart_slurmd_nodes": ["node2"],
+      "reconfigure": True}, "node1", ["Reconfigure Slurm"]),
+    ({"first": False, "restart_slurmctld": True, "restart_slurmd_all": True, "restart_slurmd_nodes": [],
+      "reconfigure": False}, "head1", ["Restart slurmctld"]),
+    ({"first": False, "restart_slurmctld": False, "restart_slurmd_all": False, "restart_slurmd_nodes": [],
+      "reconfigure": False}, "node1", []),
+    ({"first": True, "restart_slurmctld": False, "restart_slurmd_all": False, "restart_slurmd_nodes": [],
+      "reconfigure": False}, "node1", ["Restart slurmd"]),
+])
+def test_conf_change_notifies_only_what_is_needed(change, host, expected):
+    v = role_variables("slurm", "rocky9", host, _cluster(__slurm_conf_change=change))
+    assert evaluate("{{ __slurm_conf_notify }}", v) == expected
+
+
+def test_firewall_ports_per_class():
+    v = role_variables("slurm", "rocky9", "head1", _cluster())
+    assert evaluate("{{ __slurm_firewall_ports }}", v) == ["6817/tcp", "60001-63000/tcp", "6819/tcp"]
+    v = role_variables("slurm", "rocky9", "node1", _cluster())
+    assert evaluate("{{ __slurm_firewall_ports }}", v) == ["6818/tcp", "60001-63000/tcp"]
+    assert evaluate("{{ __slurm_firewall }}", v) is True
+    assert evaluate("{{ __slurm_firewall }}", role_variables("slurm", "debian12", "node1", _cluster("debian12"))) \
+        is False
