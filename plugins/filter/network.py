@@ -17,6 +17,12 @@
     The address other nodes use for a host: address (base_cluster_address) >
     IPv4 of interface > first IPv4 inside an IPv4 network > default IPv4 >
     ansible_host when it is an IPv4 literal; '' when none applies.
+``network | hpcai.cluster.allocate_addresses(hosts, offset=1, overrides=, reserved=, varname=)``
+    {host: address} with address = network's first address + offset + index
+    (the host's explicit index or its list position); per-host overrides,
+    reserved addresses that computed ones must not hit; errors name varname.
+``network | hpcai.cluster.host_address(index, offset=1, varname=)``
+    One such address.
 
 The logic lives in module_utils/cluster_network.py (plain functions, unit
 tested without Ansible). netaddr must be installed where ansible runs
@@ -74,6 +80,17 @@ def cluster_address(facts, address="", interface="", networks=None, ansible_host
                  ansible_host=ansible_host)
 
 
+def allocate_addresses(network, hosts, offset=1, overrides=None, reserved=None, varname="network"):
+    return _call("allocate_addresses", lambda: "addresses in %s" % (varname,),
+                 cn.allocate_addresses, network, hosts, offset=offset, overrides=overrides, reserved=reserved,
+                 varname=varname)
+
+
+def host_address(network, index, offset=1, varname="network"):
+    return _call("host_address", lambda: "index %s in %s" % (index, varname),
+                 cn.host_address, network, index, offset=offset, varname=varname)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -82,4 +99,6 @@ class FilterModule(object):
             "ip_version": ip_version,
             "address_in_networks": address_in_networks,
             "cluster_address": cluster_address,
+            "allocate_addresses": allocate_addresses,
+            "host_address": host_address,
         }

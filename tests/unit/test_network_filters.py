@@ -200,7 +200,8 @@ def test_cluster_address_tolerates_missing_facts():
 # ---------------------------------------------------------------- the filter plugin
 def test_filter_module_exposes_the_filters():
     names = set(flt.FilterModule().filters())
-    assert names == {"cidr_errors", "networks_of_version", "ip_version", "address_in_networks", "cluster_address"}
+    assert names == {"cidr_errors", "networks_of_version", "ip_version", "address_in_networks", "cluster_address",
+                     "allocate_addresses", "host_address"}
 
 
 def test_filter_networks_of_version_checks_the_version():
