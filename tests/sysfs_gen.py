@@ -51,6 +51,17 @@ with that ``Device Minor``) and hand-written ``expect_model`` /
 libraries).  ``expected_slurm_cores`` and ``expected_l3_domains`` derive the
 gres.conf ``Cores=`` and the GPU's L3 domains from the hardware model.
 
+RDMA fabric (``_fabric_catalogue``, ``_render_fabric``): PCI entries may set
+port states, rates, LIDs and SM LIDs per port (``port_state``, ``phys_state``,
+``port_rate``, ``lid``, ``sm_lid``, ``ib_ports``), ``fw_ver``/``node_guid``,
+RoCE GID netdevs (``gid_ndevs``), netdev details (``netdev_attrs``:
+address, dev_port, ifindex, iflink; ``netdev_speed``, ``netdev_operstate``,
+``ipoib_mode``), IPoIB P_Key children (``ipoib_children``, virtual devices),
+``no_ports`` and ``unreadable`` paths (rendered as directories); the spec key
+``soft_rdma`` adds rdma_rxe devices without a parent device.  Every default
+renders exactly what was rendered before.  What the fabric facts must be is
+hand-written in tests/unit/test_fabric.py.
+
 The generator is pure test code: Python 3.8+, no dependencies.
 """
 
@@ -64,7 +75,7 @@ import re
 __all__ = [
     "make_spec", "render", "render_tree", "build_tree", "MemoryReader", "expected", "expected_pci",
     "pci_device", "CATALOGUE", "catalogue", "model", "fast_tmp_base", "expected_slurm_cores",
-    "expected_l3_domains",
+    "expected_l3_domains", "soft_rdma",
 ]
 
 
@@ -113,6 +124,9 @@ DEFAULTS = {
     # PCI devices (see "PCI devices" below): None = no sys/bus/pci at all (as
     # before), [] = an empty sys/bus/pci/devices, else a list of device dicts.
     "pci_devices": None,
+    # Software RDMA devices (see "RDMA fabric" below): [{"name": "rxe0", "netdev": "enp1s0", ...}],
+    # rendered below sys/devices/virtual/infiniband (rdma_rxe registers them without a parent).
+    "soft_rdma": [],
     # Other files and symlinks of the root (``{relative path: text}``,
     # ``{relative path: target relative to the link's directory}``), e.g. the
     # NVML / ROCm SMI libraries the GPU facts look for.
@@ -749,6 +763,8 @@ def _render(w, spec, full):
 
     if spec["pci_devices"] is not None:
         _render_pci(w, spec, mdl, full)
+    for soft in spec["soft_rdma"]:
+        _render_soft_rdma(w, soft)
 
     for rel, text in sorted(spec["extra_files"].items()):
         w.write(rel, text)
@@ -774,6 +790,29 @@ PCI_DEFAULTS = {
     "subsystem_vendor": None,
     "subsystem_device": None,
     "link_layer": None,  # of the RDMA ports; default InfiniBand for class 0x0207, else Ethernet
+    # RDMA fabric details (see "RDMA fabric" below); the defaults render what was always rendered.
+    "ib_ports": 1,  # ports per RDMA device (ports/1 .. ports/N)
+    "port_state": None,  # "ACTIVE", "INIT", "DOWN", "ARMED" ... or a list per port; None = ACTIVE
+    "phys_state": None,  # "LinkUp", "Polling", "Disabled" ... or a list per port; None = LinkUp
+    "port_rate": None,  # rate text or a list per port; None = 400 Gb/sec NDR (IB) / 100 Gb/sec EDR (Ethernet)
+    "lid": None,  # int or list per port: ports/<n>/lid ("0x%x"); None = no file
+    "sm_lid": None,  # int or list per port: ports/<n>/sm_lid; None = no file
+    "node_type": None,  # node_type of the RDMA devices ("4: RNIC" for iWARP); None = "1: CA"
+    "fw_ver": None,  # text of the RDMA device's fw_ver; None = no file
+    "node_guid": None,  # text of node_guid; None = no file
+    "gid_ndevs": False,  # ports/<n>/gid_attrs/ndevs/0 names the n-th netdev (RoCE GID 0)
+    "no_ports": False,  # the RDMA device has no ports directory
+    "netdev_attrs": False,  # netdevs get address, dev_port (index), ifindex and iflink
+    "netdev_speed": None,  # Mbps (int, or list per netdev; -1 = unknown): net/<if>/speed; None = no file
+    "netdev_operstate": None,  # text or list per netdev; None = "up"
+    "ipoib_mode": None,  # "datagram" / "connected": net/<if>/mode of the IPoIB netdevs; None = no file
+    # IPoIB P_Key child interfaces: [{"name", "parent" (a netdev of this device), "pkey", "legacy"}];
+    # virtual devices (sys/devices/virtual/net) whose iflink is the parent's ifindex; "legacy"
+    # (created through create_child) ones also have parent, pkey and mode files. Needs netdev_attrs.
+    "ipoib_children": [],
+    # paths below the device directory rendered as empty directories: reading them fails (EISDIR),
+    # which stands in for unreadable files (EACCES). Fabric files only: the PCI scan expectations ignore it.
+    "unreadable": [],
     # NVIDIA driver loaded: proc/driver/nvidia/gpus/<address>/information with this Device Minor
     "nvidia_minor": None,
     "expect_kind": "other",  # hand-written expectation (kept independent of the scanner)
@@ -891,6 +930,7 @@ def _render_pci(w, spec, mdl, full):
     w.write("sys/devices/virtual/net/lo/operstate", "unknown\n")
     w.link("sys/class/net/lo", "sys/devices/virtual/net/lo")
     vfs = {}
+    ifindexes = {"next": 2}  # lo is 1
     for address in sorted(layout):
         entry = layout[address]
         if entry["physfn"]:
@@ -925,24 +965,7 @@ def _render_pci(w, spec, mdl, full):
             w.write(d + "/sriov_numvfs", "%d\n" % len(vfs[address]))
             for i, vf in enumerate(vfs[address]):
                 w.link("%s/virtfn%d" % (d, i), layout[vf]["_dir"])
-        is_ib = (entry["class"] >> 8) == 0x0207
-        for ifname in entry["netdevs"]:
-            nd = "%s/net/%s" % (d, ifname)
-            w.write(nd + "/type", "32\n" if is_ib else "1\n")
-            w.write(nd + "/operstate", "up\n")
-            w.write(nd + "/mtu", "2044\n" if is_ib else "9000\n")
-            w.link(nd + "/device", d)
-            w.link("sys/class/net/" + ifname, nd)
-        for ibdev in entry["ibdevs"]:
-            ib = "%s/infiniband/%s" % (d, ibdev)
-            layer = entry["link_layer"] or ("InfiniBand" if is_ib else "Ethernet")
-            w.write(ib + "/node_type", "1: CA\n")
-            w.write(ib + "/ports/1/state", "4: ACTIVE\n")
-            w.write(ib + "/ports/1/phys_state", "5: LinkUp\n")
-            w.write(ib + "/ports/1/link_layer", layer + "\n")
-            w.write(ib + "/ports/1/rate", "400 Gb/sec (4X NDR)\n" if layer == "InfiniBand" else "100 Gb/sec (4X EDR)\n")
-            w.link(ib + "/device", d)
-            w.link("sys/class/infiniband/" + ibdev, ib)
+        _render_fabric(w, entry, d, ifindexes)
         if entry["nvidia_minor"] is not None:
             w.write(
                 "proc/driver/nvidia/gpus/%s/information" % address,
@@ -958,6 +981,160 @@ def _render_pci(w, spec, mdl, full):
                 w.write(dd + "/dev", "226:%d\n" % num)
                 w.link(dd + "/device", d)
                 w.link("sys/class/drm/" + node, dd)
+
+
+# --------------------------------------------------------------------------
+# RDMA fabric (netdevs, RDMA devices, IPoIB children, soft-RoCE)
+# --------------------------------------------------------------------------
+#
+# Written like the kernel does (drivers/infiniband/core/sysfs.c, net/core/net-sysfs.c,
+# drivers/infiniband/ulp/ipoib): ports/<n>/state "4: ACTIVE", phys_state "5: LinkUp",
+# rate "400 Gb/sec (4X NDR)", lid / sm_lid "0x%x", node_type "1: CA"; a netdev's type is
+# 32 (ARPHRD_INFINIBAND) for IPoIB and 1 (ARPHRD_ETHER) otherwise.  IPoIB P_Key children
+# are virtual net devices without a device link: legacy ones (sysfs create_child) have
+# parent / pkey / mode files, rtnetlink ones (ip link add ... type ipoib) only iflink.
+# rdma_rxe devices have no parent device at all (sys/devices/virtual/infiniband/rxe0)
+# and a ``parent`` file naming their netdev.
+
+PORT_STATES = {"NOP": 0, "DOWN": 1, "INIT": 2, "ARMED": 3, "ACTIVE": 4, "ACTIVE_DEFER": 5}
+PHYS_STATES = {"Sleep": 1, "Polling": 2, "Disabled": 3, "PortConfigurationTraining": 4, "LinkUp": 5,
+               "LinkErrorRecovery": 6, "Phy Test": 7}
+
+SOFT_RDMA_DEFAULTS = {
+    "name": None,  # "rxe0"
+    "netdev": None,  # the interface it runs on
+    "node_desc": "rxe",  # "Software iWARP stack" for siw
+    "node_type": "1: CA",  # "4: RNIC" for siw
+    "parent_file": True,  # rdma_rxe's parent attribute (siw has none)
+    "state": "ACTIVE",
+    "phys_state": "LinkUp",
+    "rate": "2.5 Gb/sec (1X SDR)",  # rxe on a 1 GbE or unknown-speed link
+    "node_guid": "5054:00ff:fe12:3401",
+}
+
+
+def soft_rdma(name, netdev, **kw):
+    """One ``soft_rdma`` entry (validated against ``SOFT_RDMA_DEFAULTS``)."""
+    entry = dict(copy.deepcopy(SOFT_RDMA_DEFAULTS), name=name, netdev=netdev)
+    for key, value in kw.items():
+        if key not in SOFT_RDMA_DEFAULTS:
+            raise ValueError("unknown soft_rdma key %r" % key)
+        entry[key] = value
+    return entry
+
+
+def _per(value, index, default):
+    """``value`` for item ``index``: the list item, the scalar itself, or ``default`` for None."""
+    if isinstance(value, (list, tuple)):
+        value = value[index] if index < len(value) else None
+    return default if value is None else value
+
+
+def _state_text(state, table):
+    if state in table:
+        return "%d: %s\n" % (table[state], state)
+    return "%s\n" % state  # garbage on purpose
+
+
+def _guid_bytes(guid):
+    digits = guid.replace(":", "")
+    return ":".join(digits[i:i + 2] for i in range(0, 16, 2))
+
+
+def _render_fabric(w, entry, d, ifindexes):
+    is_ib = (entry["class"] >> 8) == 0x0207
+    dummy, bus, devfn = _addr_parts(entry["address"])
+    slot, fn = devfn.split(".")
+    guid = entry["node_guid"] or "0c42:a103:00%02x:%s%s" % (bus, slot, fn.zfill(2))
+    names = {}
+    for i, ifname in enumerate(entry["netdevs"]):
+        nd = "%s/net/%s" % (d, ifname)
+        w.write(nd + "/type", "32\n" if is_ib else "1\n")
+        w.write(nd + "/operstate", "%s\n" % _per(entry["netdev_operstate"], i, "up"))
+        w.write(nd + "/mtu", "2044\n" if is_ib else "9000\n")
+        if entry["netdev_attrs"]:
+            if is_ib:
+                address = "00:00:10:%02x:fe:80:00:00:00:00:00:00:%s" % (0x87 + i, _guid_bytes(guid))
+            else:
+                address = "02:00:%02x:%s:%s:%02x" % (bus, slot, fn.zfill(2), i)
+            names[ifname] = ifindexes["next"]
+            ifindexes["next"] += 1
+            w.write(nd + "/address", address + "\n")
+            w.write(nd + "/dev_port", "%d\n" % i)
+            w.write(nd + "/ifindex", "%d\n" % names[ifname])
+            w.write(nd + "/iflink", "%d\n" % names[ifname])
+        speed = _per(entry["netdev_speed"], i, None)
+        if speed is not None:
+            w.write(nd + "/speed", "%d\n" % speed)
+        if is_ib and entry["ipoib_mode"]:
+            w.write(nd + "/mode", entry["ipoib_mode"] + "\n")
+        w.link(nd + "/device", d)
+        w.link("sys/class/net/" + ifname, nd)
+    for child in entry["ipoib_children"]:
+        parent = child["parent"]
+        if parent not in names:
+            raise ValueError("IPoIB child %s: parent %s is not a netdev of %s with netdev_attrs"
+                             % (child["name"], parent, entry["address"]))
+        cd = "sys/devices/virtual/net/" + child["name"]
+        w.write(cd + "/type", "32\n")
+        w.write(cd + "/operstate", "%s\n" % child.get("operstate", "up"))
+        w.write(cd + "/mtu", "2044\n")
+        w.write(cd + "/address", w.files["%s/net/%s/address" % (d, parent)])
+        w.write(cd + "/dev_port", "0\n")
+        w.write(cd + "/ifindex", "%d\n" % ifindexes["next"])
+        w.write(cd + "/iflink", "%d\n" % names[parent])
+        ifindexes["next"] += 1
+        if child.get("legacy"):
+            w.write(cd + "/parent", parent + "\n")
+            w.write(cd + "/pkey", "0x%04x\n" % child["pkey"])
+            w.write(cd + "/mode", child.get("mode", "datagram") + "\n")
+            w.write(cd + "/umcast", "0\n")
+        w.link("sys/class/net/" + child["name"], cd)
+    for ibdev in entry["ibdevs"]:
+        ib = "%s/infiniband/%s" % (d, ibdev)
+        layer = entry["link_layer"] or ("InfiniBand" if is_ib else "Ethernet")
+        w.write(ib + "/node_type", (entry["node_type"] or "1: CA") + "\n")
+        if entry["fw_ver"] is not None:
+            w.write(ib + "/fw_ver", entry["fw_ver"] + "\n")
+        if entry["node_guid"] is not None:
+            w.write(ib + "/node_guid", entry["node_guid"] + "\n")
+        for i in range(0 if entry["no_ports"] else entry["ib_ports"]):
+            p = "%s/ports/%d/" % (ib, i + 1)
+            default_rate = "400 Gb/sec (4X NDR)" if layer == "InfiniBand" else "100 Gb/sec (4X EDR)"
+            w.write(p + "state", _state_text(_per(entry["port_state"], i, "ACTIVE"), PORT_STATES))
+            w.write(p + "phys_state", _state_text(_per(entry["phys_state"], i, "LinkUp"), PHYS_STATES))
+            w.write(p + "link_layer", layer + "\n")
+            w.write(p + "rate", _per(entry["port_rate"], i, default_rate) + "\n")
+            for key in ("lid", "sm_lid"):
+                value = _per(entry[key], i, None)
+                if value is not None:
+                    w.write(p + key, "0x%x\n" % value)
+            if entry["gid_ndevs"] and layer == "Ethernet" and i < len(entry["netdevs"]):
+                w.write(p + "gid_attrs/ndevs/0", entry["netdevs"][i] + "\n")
+        w.link(ib + "/device", d)
+        w.link("sys/class/infiniband/" + ibdev, ib)
+    for rel in entry["unreadable"]:
+        w.files.pop("%s/%s" % (d, rel), None)
+        w.mkdir("%s/%s" % (d, rel))
+
+
+def _render_soft_rdma(w, soft):
+    ib = "sys/devices/virtual/infiniband/" + soft["name"]
+    w.write(ib + "/node_type", soft["node_type"] + "\n")
+    w.write(ib + "/node_desc", soft["node_desc"] + "\n")
+    w.write(ib + "/node_guid", soft["node_guid"] + "\n")
+    w.write(ib + "/fw_ver", "\n")  # no get_dev_fw_str: empty
+    if soft["parent_file"]:
+        w.write(ib + "/parent", soft["netdev"] + "\n")
+    p = ib + "/ports/1/"
+    w.write(p + "state", _state_text(soft["state"], PORT_STATES))
+    w.write(p + "phys_state", _state_text(soft["phys_state"], PHYS_STATES))
+    w.write(p + "link_layer", "Ethernet\n")
+    w.write(p + "rate", soft["rate"] + "\n")
+    w.write(p + "lid", "0x0\n")
+    w.write(p + "sm_lid", "0x0\n")
+    w.write(p + "gid_attrs/ndevs/0", soft["netdev"] + "\n")
+    w.link("sys/class/infiniband/" + soft["name"], ib)
 
 
 def _natural_key(name):
@@ -1578,11 +1755,110 @@ def expected_l3_domains(spec, numa_node):
     return [i for i, g in enumerate(ordered) if numa_node in g["nodes"]]
 
 
+def _fabric_catalogue():
+    """RDMA fabric nodes for the fabric_facts tests.  What each node should give
+    is hand-written in tests/unit/test_fabric.py, not derived from fabric.py."""
+    s = {}
+
+    def add(name, base, devices, **kw):
+        s[name] = make_spec(base, name=name, pci_devices=devices, **kw)
+
+    def dev(address, ids, kind="other", **kw):
+        return pci_device(address, ids[0], ids[1], ids[2], expect_kind=kind, **kw)
+
+    cx7_ib = (MLX, 0x1021, 0x020700)
+    cx6_ib = (MLX, 0x101B, 0x020700)
+    i210 = (INTEL, 0x1533, 0x020000)
+
+    # 4 x ConnectX-7 NDR InfiniBand, two per socket of a 2 x Genoa (NPS1), all ports
+    # ACTIVE under a subnet manager at LID 1; IPoIB in datagram mode (one in connected
+    # mode, as ConnectX-3 era configs still ask) and a legacy P_Key child ibp33s0.8001;
+    # an i210 for management that is not an RDMA adapter.
+    ib = [dev("0000:02:00.0", ASPEED_VGA, numa_node=0, drm=["card0"], driver="ast"),
+          dev("0000:05:00.0", i210, "nic", numa_node=0, netdevs=["eno1"], driver="igb")]
+    for i, (bus, node) in enumerate(((0x21, 0), (0x41, 0), (0x81, 1), (0xA1, 1))):
+        ib.append(dev("0000:%02x:00.0" % bus, cx7_ib, "ib", numa_node=node, ibdevs=["mlx5_%d" % i],
+                      netdevs=["ibp%ds0" % bus], driver="mlx5_core", port_state="ACTIVE", lid=0x10 + i, sm_lid=1,
+                      fw_ver="28.42.1000", node_guid="a088:c203:0045:6a%02x" % i, netdev_attrs=True,
+                      netdev_speed=400000, ipoib_mode="connected" if i == 3 else "datagram",
+                      ipoib_children=[{"name": "ibp33s0.8001", "parent": "ibp33s0", "pkey": 0x8001, "legacy": True}]
+                      if i == 0 else []))
+    add("fabric_ib_sm_genoa_2p", GENOA, ib, sockets=2, ccx_per_socket=2)
+
+    # 2 x ConnectX-6 HDR InfiniBand without a subnet manager: one port is physically
+    # up but stays INIT with SM LID 0, the other has no link partner (Polling).
+    add("fabric_ib_no_sm_milan_2p", MILAN, [
+        dev("0000:41:00.0", cx6_ib, "ib", numa_node=0, ibdevs=["mlx5_0"], netdevs=["ibp65s0"], driver="mlx5_core",
+            port_state="INIT", phys_state="LinkUp", lid=0, sm_lid=0, port_rate="200 Gb/sec (4X HDR)",
+            netdev_operstate="down", netdev_attrs=True, ipoib_mode="datagram"),
+        dev("0000:c1:00.0", cx6_ib, "ib", numa_node=1, ibdevs=["mlx5_1"], netdevs=["ibp193s0"], driver="mlx5_core",
+            port_state="DOWN", phys_state="Polling", lid=0, sm_lid=0, port_rate="10 Gb/sec (4X SDR)",
+            netdev_operstate="down", netdev_attrs=True, netdev_speed=-1),
+    ], sockets=2, ccx_per_socket=2)
+
+    # Dual-port ConnectX-6 Dx (one PCI function and one RDMA device per port), RoCE:
+    # port 0 up at 100 GbE, port 1 without link (speed -1, Disabled).
+    cx6dx = (MLX, 0x101D, 0x020000)
+    add("fabric_roce_cx6dx_genoa_1p", GENOA, [
+        dev("0000:41:00.0", cx6dx, "nic", numa_node=0, ibdevs=["mlx5_0"], netdevs=["ens41f0np0"], driver="mlx5_core",
+            gid_ndevs=True, netdev_attrs=True, netdev_speed=100000, fw_ver="22.41.1000", lid=0, sm_lid=0),
+        dev("0000:41:00.1", cx6dx, "nic", numa_node=0, ibdevs=["mlx5_1"], netdevs=["ens41f1np1"], driver="mlx5_core",
+            gid_ndevs=True, netdev_attrs=True, netdev_speed=-1, netdev_operstate="down", fw_ver="22.41.1000",
+            port_state="DOWN", phys_state="Disabled", port_rate="25 Gb/sec (1X EDR)", lid=0, sm_lid=0),
+    ], ccx_per_socket=2)
+
+    # A ConnectX-6 Lx pair whose netdevs are up (mlx5_core) but mlx5_ib is not loaded:
+    # no RDMA device, no sys/class/infiniband.
+    cx6lx = (MLX, 0x101F, 0x020000)
+    add("fabric_mlx_no_rdma_driver_milan_1p", MILAN, [
+        dev("0000:41:00.0", cx6lx, "nic", numa_node=0, netdevs=["ens41f0np0"], driver="mlx5_core"),
+        dev("0000:41:00.1", cx6lx, "nic", numa_node=0, netdevs=["ens41f1np1"], driver="mlx5_core"),
+    ], ccx_per_socket=2)
+
+    # No RDMA at all: an i210 and a dual-port X710 (i40e, but not an X722: no iWARP).
+    add("fabric_no_rdma_milan_1p", MILAN, [
+        dev("0000:03:00.0", SAMSUNG_NVME, numa_node=0, driver="nvme"),
+        dev("0000:05:00.0", i210, "nic", numa_node=0, netdevs=["enp5s0"], driver="igb"),
+        dev("0000:21:00.0", (INTEL, 0x1572, 0x020000), "nic", numa_node=0, netdevs=["ens21f0"], driver="i40e"),
+        dev("0000:21:00.1", (INTEL, 0x1572, 0x020000), "nic", numa_node=0, netdevs=["ens21f1"], driver="i40e"),
+    ], ccx_per_socket=2)
+
+    # A virtual machine with virtio-net (no NUMA information) and soft-RoCE rxe0 on it.
+    add("fabric_soft_roce_vm", MILAN, [
+        dev("0000:01:00.0", (0x1AF4, 0x1041, 0x020000), "nic", netdevs=["enp1s0"], driver="virtio-pci"),
+    ], ccx_per_socket=1, soft_rdma=[soft_rdma("rxe0", "enp1s0")])
+
+    # Quirks on 2 x Genoa: a ConnectX-6 IB without proximity information (numa_node -1)
+    # whose rate is garbage, whose IPoIB mode file is unreadable and which has an
+    # rtnetlink P_Key child (no parent file: found through iflink); a ConnectX-5 whose
+    # RDMA device has no ports directory; a ConnectX-7 whose port state is unreadable
+    # and one of its VFs handed to a VM (vfio-pci, no RDMA device on the host); a
+    # BCM5720 (tg3, not RDMA); a Mellanox function with an id this collection does
+    # not know and no driver; an E810 with irdma in iWARP mode (node type RNIC).
+    add("fabric_quirks_genoa_2p", GENOA, [
+        dev("0000:21:00.0", cx6_ib, "ib", numa_node=-1, ibdevs=["mlx5_0"], netdevs=["ibp33s0"], driver="mlx5_core",
+            port_rate="fast enough", lid=5, sm_lid=1, netdev_attrs=True, ipoib_mode="datagram",
+            unreadable=["net/ibp33s0/mode"],
+            ipoib_children=[{"name": "ibp33s0.7fff", "parent": "ibp33s0", "pkey": 0x7FFF, "legacy": False}]),
+        dev("0000:41:00.0", (MLX, 0x1017, 0x020000), "nic", numa_node=0, ibdevs=["mlx5_1"], netdevs=["ens41f0np0"],
+            driver="mlx5_core", no_ports=True),
+        dev("0000:81:00.0", cx7_ib, "ib", numa_node=1, ibdevs=["mlx5_2"], netdevs=["ibp129s0"], driver="mlx5_core",
+            lid=7, sm_lid=1, unreadable=["infiniband/mlx5_2/ports/1/state"]),
+        dev("0000:81:00.1", (MLX, 0x101E, 0x020700), "ib", physfn="0000:81:00.0", driver="vfio-pci"),
+        dev("0000:c1:00.0", (BRCM, 0x165F, 0x020000), "nic", numa_node=1, netdevs=["eno1"], driver="tg3"),
+        dev("0000:c2:00.0", (MLX, 0x1025, 0x020000), "nic", numa_node=1),
+        dev("0000:e1:00.0", (INTEL, 0x1593, 0x020000), "nic", numa_node=1, ibdevs=["iwp225s0f0"], netdevs=["ens225f0"],
+            driver="ice", node_type="4: RNIC", port_rate="25 Gb/sec (1X EDR)"),
+    ], sockets=2, ccx_per_socket=2)
+    return s
+
+
 CATALOGUE = {}
 CATALOGUE.update(_matrix())
 CATALOGUE.update(_quirks())
 CATALOGUE.update(_pci_catalogue())
 CATALOGUE.update(_gpu_catalogue())
+CATALOGUE.update(_fabric_catalogue())
 
 # The performance reference: 2 x 192-core Zen 5c with SMT = 768 CPUs.
 PERF_SPEC = "turin_dense_2p_nps1_smt"
