@@ -166,6 +166,61 @@ NO_COMMENT_TEMPLATES: set[str] = set()
 BAD_OUTPUT = re.compile(r"\{\{|\{%|AnsibleUndefined|<built-in|Undefined\b")
 
 
+# ---- fabric: the hpcai_fabric fact (fabric_facts contract) of an IB + RoCE node
+# and the addresses tasks/detect.yml allocates; `item` is one entry of them as
+# the network templates loop over it.
+FABRIC_FACT = {
+    "rdma_sysfs": True,
+    "adapters": [
+        {"pci_address": "0000:06:00.0", "vendor": "0x15b3", "device": "0x1021", "model": "ConnectX-7", "kind": "ib",
+         "driver": "mlx5_core", "rdma_module": "mlx5_ib", "rdma_devices": ["mlx5_0"], "netdevs": ["ibp6s0"],
+         "numa_node": 0, "local_cpus": "0-23", "vf": False, "physfn": None},
+        {"pci_address": "0000:41:00.0", "vendor": "0x15b3", "device": "0x101d", "model": "ConnectX-6 Dx",
+         "kind": "roce", "driver": "mlx5_core", "rdma_module": "mlx5_ib", "rdma_devices": ["mlx5_1"],
+         "netdevs": ["ens41f0np0"], "numa_node": 2, "local_cpus": "48-71", "vf": False, "physfn": None},
+    ],
+    "rdma_devices": [
+        {"name": "mlx5_0", "pci_address": "0000:06:00.0", "node_type": "CA", "fw_ver": "28.39.1002",
+         "node_guid": "a088:c203:0012:3456", "numa_node": 0,
+         "ports": [{"port": 1, "link_layer": "InfiniBand", "state": "ACTIVE", "phys_state": "LinkUp",
+                    "rate": "400 Gb/sec (4X NDR)", "rate_gbps": 400, "lid": 5, "sm_lid": 1, "netdev": "ibp6s0"}]},
+        {"name": "mlx5_1", "pci_address": "0000:41:00.0", "node_type": "CA", "fw_ver": "22.39.1002",
+         "node_guid": "a088:c203:0012:9999", "numa_node": 2,
+         "ports": [{"port": 1, "link_layer": "Ethernet", "state": "ACTIVE", "phys_state": "LinkUp",
+                    "rate": "100 Gb/sec (4X EDR)", "rate_gbps": 100, "lid": None, "sm_lid": None,
+                    "netdev": "ens41f0np0"}]},
+    ],
+    "interfaces": [
+        {"name": "ibp6s0", "kind": "ipoib", "rdma_device": "mlx5_0", "port": 1, "pci_address": "0000:06:00.0",
+         "numa_node": 0, "operstate": "up", "mtu": 2044, "mac": None, "speed_mbps": None, "ipoib_mode": "datagram",
+         "vf": False, "parent": None},
+        {"name": "ens41f0np0", "kind": "roce", "rdma_device": "mlx5_1", "port": 1, "pci_address": "0000:41:00.0",
+         "numa_node": 2, "operstate": "up", "mtu": 9000, "mac": "b8:3f:d2:00:00:01", "speed_mbps": 100000,
+         "ipoib_mode": None, "vf": False, "parent": None},
+    ],
+    "counts": {"adapters": 2, "rdma_devices": 2, "ib_ports": 1, "ib_ports_active": 1, "roce_ports": 1,
+               "roce_ports_active": 1},
+    "has_infiniband": True, "has_roce": True, "subnet_manager": "present",
+    "kernel_modules": ["ib_ipoib", "ib_umad", "ib_uverbs", "mlx5_ib", "rdma_ucm"],
+    "missing_rdma_drivers": [], "warnings": [],
+}
+FABRIC_ADDRESSES = [
+    {"network": "ib", "kind": "ipoib", "interface": "ibp6s0", "address": "10.20.0.11", "prefix": 16, "mtu": 4092,
+     "ipoib_mode": "datagram", "present": True},
+    {"network": "roce", "kind": "roce", "interface": "ens41f0np0", "address": "10.30.0.2", "prefix": 24, "mtu": None,
+     "ipoib_mode": None, "present": True},
+]
+ROLE_FIXTURES["fabric"] = {"__fabric_facts": FABRIC_FACT, "__fabric_my_addresses": FABRIC_ADDRESSES}
+COMMON["fabric"] = {"item": FABRIC_ADDRESSES[0],
+                    "fabric_networks": [{"name": "ib", "kind": "ipoib", "cidr": "10.20.0.0/16", "mtu": 4092},
+                                        {"name": "roce", "kind": "roce", "cidr": "10.30.0.0/24"}]}
+SCENARIOS["fabric"] = {
+    # the RoCE entry as `item`, lossless RoCE on, explicit opensm GUIDs
+    "roce_lossless": {"fabric_roce_lossless": True, "fabric_opensm_port_guids": ["0xa088c20300123456"],
+                      "item": FABRIC_ADDRESSES[1]},
+}
+
+
 def _cases():
     for role in roles():
         if not templates(role):
