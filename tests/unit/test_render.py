@@ -221,6 +221,25 @@ SCENARIOS["fabric"] = {
 }
 
 
+# ---- gpu: an HGX node's gpu_facts (8 x H100, 4 NVSwitches) as the role sees it.
+GPU_FACT = {
+    "gpus": [{"index": i, "pci_address": "0000:%02x:00.0" % (0x18 + 0x20 * i), "vendor": "nvidia", "vendor_id": "0x10de",
+              "device_id": "0x2330", "model": "H100 SXM5 80GB", "gres_type": "h100", "numa_node": i // 4,
+              "local_cpus": "0-95" if i < 4 else "96-191", "driver": "nvidia", "device_file": "/dev/nvidia%d" % i}
+             for i in range(8)],
+    "nvswitches": [{"pci_address": "0000:0%d:00.0" % n, "numa_node": 0} for n in range(4)],
+    "counts": {"gpus": 8, "nvswitches": 4}, "vendors": ["nvidia"], "nvml": True, "rocm_smi": False,
+    "slurm": {"gres": "gpu:h100:8", "conf_lines": [], "autodetect": "nvml"}, "vfs": [], "pci_sysfs": True,
+    "warnings": [],
+}
+ROLE_FIXTURES["gpu"] = {"__gpu_facts": GPU_FACT}
+SCENARIOS["gpu"] = {
+    "mig_all": {"gpu_nvidia_mig": {"all": ["3g.40gb", "3g.40gb"]}, "gpu_dcgm_exporter": True},
+    "mig_per_gpu": {"gpu_nvidia_mig": {"0": ["1g.10gb", "1g.10gb", "2g.20gb"], "3": ["7g.80gb"]},
+                    "gpu_nvidia_driver_branch": "570"},
+}
+
+
 def _cases():
     for role in roles():
         if not templates(role):
