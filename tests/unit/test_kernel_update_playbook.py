@@ -278,3 +278,27 @@ def test_metapackages_move_to_their_candidates():
         "linux-image-amd64": "6.1.119-1", "linux-headers-amd64": "6.1.119-1"}})
     assert got == ["linux-image-amd64=6.1.119-1", "linux-headers-amd64=6.1.119-1"]
     assert task["ansible.builtin.apt"]["allow_change_held_packages"] is True
+
+
+def test_guard_records_of_several_roles_are_merged():
+    """gpu (hpcai_kernel_guard) and shared_fs (hpcai_kernel_guard_shared_fs) records are one guard."""
+    def trust(value):
+        if isinstance(value, str):
+            return trust_as_template(value)
+        if isinstance(value, dict):
+            return {k: trust(v) for k, v in value.items()}
+        return value
+
+    play = load_yaml(PLAYBOOK)
+    pvars = trust(next(p for p in play if "tasks" in p)["vars"])
+    gpu = {"modules": ["nvidia", "nvidia_uvm"], "kernel_packages": ["kernel", "kernel-core"], "hold_method": "versionlock",
+           "module_packages": [], "dkms": True}
+    sfs = {"modules": ["lustre", "lnet"], "kernel_packages": ["kernel", "kernel-devel"], "hold_method": "versionlock",
+           "module_packages": ["kmod-lustre-client"], "dkms": False}
+    variables = dict(pvars, ansible_local={"hpcai_kernel_guard": gpu, "hpcai_kernel_guard_shared_fs": sfs,
+                                           "hpcai_kernel_tuning": {"sysctls": {}}})
+    merged = evaluate("{{ __kernel_update_guard }}", variables)
+    assert merged == {"modules": ["nvidia", "nvidia_uvm", "lustre", "lnet"],
+                      "kernel_packages": ["kernel", "kernel-core", "kernel-devel"], "hold_method": "versionlock",
+                      "module_packages": ["kmod-lustre-client"], "dkms": True}
+    assert evaluate("{{ __kernel_update_guard }}", dict(pvars, ansible_local={"hpcai_kernel_tuning": {}})) is None
