@@ -43,8 +43,8 @@ def _amd_fact():
     return fact
 
 
-def _vars(fact=GPU_FACT, overrides=None, os_key="rocky9", host="node1"):
-    return role_variables("gpu", os_key, host, overrides or {}, {"__gpu_facts": fact})
+def _vars(fact=None, overrides=None, os_key="rocky9", host="node1"):
+    return role_variables("gpu", os_key, host, overrides or {}, {"__gpu_facts": GPU_FACT if fact is None else fact})
 
 
 def _ev(expr, **kw):
