@@ -240,6 +240,22 @@ SCENARIOS["gpu"] = {
 }
 
 
+# ---- shared_fs: exports, fstab/autofs mounts, Lmod; the server group is "compute" (node1, node2), head1 is a client.
+COMMON["shared_fs"] = {
+    "shared_fs_nfs_server_group": "compute",
+    "shared_fs_nfs_exports": [
+        {"path": "/srv/home", "clients": [{"host": "10.10.0.0/16", "options": ["rw", "sync", "no_subtree_check"]}]},
+        {"path": "/srv/apps", "clients": [{"host": "*.hpc.example", "options": ["ro"]}, {"host": "@admins"}]},
+    ],
+    "shared_fs_mounts": [
+        {"src": "nfs1:/srv/home", "path": "/home", "fstype": "nfs4", "options": ["hard"], "automount": True},
+        {"src": "nfs1:/srv/apps", "path": "/apps", "fstype": "nfs4", "options": ["ro"]},
+    ],
+    "shared_fs_lmod": True,
+}
+SCENARIOS["shared_fs"] = {"autofs": {"shared_fs_mount_method": "autofs"}}
+
+
 def _cases():
     for role in roles():
         if not templates(role):
