@@ -20,7 +20,7 @@ SANITY_BUILD    := build/sanity/ansible_collections/hpcai/cluster
 ANSIBLE_TEST_PIP := 24_2
 
 .PHONY: help venv collections lab lab-image lab-up lab-converge lab-idempotence lab-status lab-down \
-        test lint sanity unit molecule bench clean
+        test lint sanity unit molecule bench docs clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,10 @@ lab-down: ## remove every container, network and file `make lab` created
 # ---------------------------------------------------------------- bench
 bench: venv collections ## benchmarks: one table, bench/results/latest.json + latest.png (BENCH_ARGS="--strict", "--sections modules", "--runs 3")
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# ---------------------------------------------------------------- docs
+docs: venv collections ## regenerate docs/plugins/*.md from the plugins' own documentation
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections $(BIN)/python docs/generate_plugin_docs.py
 
 # ---------------------------------------------------------------- tests
 test: lint sanity unit molecule ## everything CI runs: lint, sanity, unit, Molecule
