@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import sysfs_gen as gen  # noqa: E402
 from test_render import FABRIC_FACT  # noqa: E402
-from test_role_specs import _run_playbook  # noqa: E402
+from test_role_specs import PREFLIGHT_PLAY, _run_playbook  # noqa: E402
 
 ROLE = ROLES_DIR / "fabric"
 IB_NET = {"name": "ib", "kind": "ipoib", "cidr": "10.20.0.0/16", "offset": 10}
@@ -295,24 +295,6 @@ def test_ib_write_bw_parser():
 
 
 # ---------------------------------------------------------------- preflight + detection on localhost
-PREFLIGHT_PLAY = """\
-- name: Harness
-  hosts: localhost
-  gather_facts: true
-  vars:
-    results: {}
-  tasks:
-    - name: Run the cases
-      ansible.builtin.include_tasks: "{{ item }}"
-      loop: "{{ cases }}"
-    - name: Write the results
-      ansible.builtin.copy:
-        content: "{{ results | to_json }}"
-        dest: "{{ results_file }}"
-        mode: "0644"
-"""
-
-
 def _case_tasks(name, variables):
     case_vars = yaml.safe_dump(variables, default_flow_style=True, width=10000).strip()
     steps = ""

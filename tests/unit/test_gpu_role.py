@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import sysfs_gen as gen  # noqa: E402
 from test_render import GPU_FACT  # noqa: E402
-from test_role_specs import _run_playbook  # noqa: E402
+from test_role_specs import PREFLIGHT_PLAY, _run_playbook  # noqa: E402
 
 ROLE = ROLES_DIR / "gpu"
 NO_GPU = {"gpus": [], "nvswitches": [], "counts": {"gpus": 0, "nvswitches": 0}, "vendors": [], "nvml": False,
@@ -179,24 +179,6 @@ def test_rocm_smi_count():
 
 
 # ---------------------------------------------------------------- preflight + detection on localhost
-PLAY = """\
-- name: Harness
-  hosts: localhost
-  gather_facts: true
-  vars:
-    results: {}
-  tasks:
-    - name: Run the cases
-      ansible.builtin.include_tasks: "{{ item }}"
-      loop: "{{ cases }}"
-    - name: Write the results
-      ansible.builtin.copy:
-        content: "{{ results | to_json }}"
-        dest: "{{ results_file }}"
-        mode: "0644"
-"""
-
-
 def _case(name, variables):
     case_vars = yaml.safe_dump(variables, default_flow_style=True, width=10000).strip()
     return f"""\
@@ -256,7 +238,7 @@ def harness(tmp_path_factory):
         gen.build_tree(roots[key], gen.CATALOGUE[spec], full=False)
     cases = _cases(roots["hgx"], roots["mi300"], roots["none"])
     files = {f"case_{n}.yml": _case(n, v) for n, v, _e in cases}
-    return {"cases": cases, "results": _run_playbook(tmp, PLAY, files, {"cases": list(files)})}
+    return {"cases": cases, "results": _run_playbook(tmp, PREFLIGHT_PLAY, files, {"cases": list(files)})}
 
 
 @pytest.mark.parametrize("case", [c[0] for c in _cases("/a", "/b", "/c")])

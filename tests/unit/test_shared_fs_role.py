@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from render_helpers import evaluate, role_variables
-from test_role_specs import _run_playbook
+from test_role_specs import PREFLIGHT_PLAY, _run_playbook
 
 EXPORTS = [{"path": "/srv/home", "clients": [{"host": "10.10.0.0/16"}]}]
 MOUNTS = [
@@ -66,24 +66,6 @@ def test_health_pairs_use_the_first_two_hosts_with_the_mount():
 
 
 # ---------------------------------------------------------------- preflight on localhost
-PLAY = """\
-- name: Harness
-  hosts: localhost
-  gather_facts: true
-  vars:
-    results: {}
-  tasks:
-    - name: Run the cases
-      ansible.builtin.include_tasks: "{{ item }}"
-      loop: "{{ cases }}"
-    - name: Write the results
-      ansible.builtin.copy:
-        content: "{{ results | to_json }}"
-        dest: "{{ results_file }}"
-        mode: "0644"
-"""
-
-
 def _case(name, variables):
     case_vars = yaml.safe_dump(variables, default_flow_style=True, width=10000).strip()
     steps = "".join(f"""\
@@ -137,7 +119,7 @@ CASES = [
 def results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("shared_fs")
     files = {f"case_{n}.yml": _case(n, v) for n, v, _e in CASES}
-    return _run_playbook(tmp, PLAY, files, {"cases": list(files)})
+    return _run_playbook(tmp, PREFLIGHT_PLAY, files, {"cases": list(files)})
 
 
 @pytest.mark.parametrize("case,expected", [pytest.param(n, e, id=n) for n, _v, e in CASES])
