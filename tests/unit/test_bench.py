@@ -89,7 +89,7 @@ def test_run_writes_json_and_plot(tmp_path, capsys):
                    "--out-dir", str(out)])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "parser gather()" in printed and "not measured: hostlist" in printed
+    assert "parser gather()" in printed and "filter compress" in printed and "not measured: hostlist" not in printed
     data = json.loads((out / "latest.json").read_text())
     assert data["schema"] == 1 and data["date"]
     for key in ("cpu_model", "nproc", "memory_gib", "kernel", "python", "ansible_core", "git_commit"):
@@ -97,12 +97,16 @@ def test_run_writes_json_and_plot(tmp_path, capsys):
     assert data["host"]["nproc"] >= 1
     assert list(data["sections"]) == ["converge", "rerun", "fanout", "modules", "hostlist", "slurm_render"]
     assert data["sections"]["modules"]["status"] == "ok"
-    assert data["sections"]["hostlist"]["status"] == "not_implemented"
+    assert data["sections"]["hostlist"]["status"] == "ok"
+    assert data["sections"]["slurm_render"]["status"] == "not_run"
     assert data["sections"]["converge"]["status"] == "not_run"
     for r in data["sections"]["modules"]["rows"]:
         _check_row(r, 1)
         assert r["kind"] == "inprocess" and r["median"] > 0
-    assert data["summary"]["figures"] == len(data["sections"]["modules"]["rows"])
+    hostlist_rows = data["sections"]["hostlist"]["rows"]
+    assert len(hostlist_rows) == 12 and all(r["runs"] == 1 and r["names"] == 10000 and r["target"] == 200.0
+                                            for r in hostlist_rows)
+    assert data["summary"]["figures"] == len(data["sections"]["modules"]["rows"]) + len(hostlist_rows)
     png = out / "latest.png"
     if importlib.util.find_spec("matplotlib"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
