@@ -20,7 +20,7 @@ SANITY_BUILD    := build/sanity/ansible_collections/hpcai/cluster
 ANSIBLE_TEST_PIP := 24_2
 
 .PHONY: help venv collections lab lab-image lab-up lab-converge lab-idempotence lab-status lab-down \
-        test lint sanity unit molecule bench docs clean
+        test lint sanity unit molecule bench reliability docs clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,10 @@ lab-down: ## remove every container, network and file `make lab` created
 # ---------------------------------------------------------------- bench
 bench: venv collections ## benchmarks: one table, bench/results/latest.json + latest.png (BENCH_ARGS="--strict", "--sections modules", "--runs 3")
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# ---------------------------------------------------------------- reliability
+reliability: venv collections ## faults, 500-job load, secrets and permissions on a lab of its own (hpcrel-*, ~15 min)
+	$(BIN)/python tests/reliability/run.py $(RELIABILITY_ARGS)
 
 # ---------------------------------------------------------------- docs
 docs: venv collections ## regenerate docs/plugins/*.md from the plugins' own documentation

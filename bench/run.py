@@ -8,7 +8,8 @@ samples) and ``bench/results/latest.png`` (scaling curves).  Every figure is the
 median of N runs with min and max; figures that are compared (a module against
 the ping baseline, one topology against another) come from the same run.
 
-Sections (issue 11): ``converge``, ``rerun``, ``fanout`` (lab, not yet),
+Sections (issue 11): ``converge``, ``rerun``, ``fanout`` (bench/lab_bench.py:
+a lab of its own, hpcbench-*, so `make lab`'s is left alone),
 ``modules`` (bench/modules.py), ``hostlist`` (the hostlist codec and filters
 on 10,000 names) and ``slurm_render`` (slurm.conf for 10,000 nodes in 50
 classes through the slurm role's template and ansible's Templar; both in
@@ -63,11 +64,42 @@ def _run_slurm_render(opts, log):
     return result, render.slurm_plot_panels
 
 
+_LAB_RESULTS = {}
+
+
+def _run_lab(opts, log, name):
+    """converge, rerun and fanout share one lab session (bench/lab_bench.py): the
+    first of them to run measures every wanted one."""
+    import lab_bench
+
+    if not _LAB_RESULTS:
+        wanted = set(opts.wanted) & {"converge", "rerun", "fanout"}
+        sizes = tuple(int(x) for x in opts.fanout_sizes.split(",") if x.strip())
+        _LAB_RESULTS["_panels_done"] = False
+        try:
+            _LAB_RESULTS.update(lab_bench.run(wanted, runs=opts.lab_runs, fanout_runs=opts.fanout_runs, sizes=sizes,
+                                              log=log, keep=opts.keep_lab))
+        except Exception as exc:
+            _LAB_RESULTS["_error"] = exc
+            raise
+    if "_error" in _LAB_RESULTS:
+        raise RuntimeError("the lab session failed: %s" % _LAB_RESULTS["_error"])
+    result = _LAB_RESULTS[name]
+    panels = None
+    if not _LAB_RESULTS["_panels_done"]:
+        _LAB_RESULTS["_panels_done"] = True
+
+        def panels(_result):
+            return lab_bench.plot_panels(_LAB_RESULTS)
+    return result, panels
+
+
 # name -> (runner or None, what it measures / why it is not there yet). Order = table order.
 SECTIONS = (
-    ("converge", None, "lab: first converge of site.yml, per role (not implemented yet)"),
-    ("rerun", None, "lab: idempotent rerun of site.yml (not implemented yet)"),
-    ("fanout", None, "lab: converge time vs number of compute nodes (not implemented yet)"),
+    ("converge", _run_lab, "lab head+2: site.yml converge of fresh containers vs the floor (the same packages and "
+                           "services by a plain script on fresh containers of the same image), same round"),
+    ("rerun", _run_lab, "lab head+2: idempotent rerun of site.yml, its share of the converge, total changed"),
+    ("fanout", _run_lab, "lab: idempotent rerun time with 3, 8 and 16 computes, growth per added node"),
     ("modules", _run_modules, "cpu_topology / numa_sysctl / cgroup_partition on synthetic topologies up to 768 CPUs"),
     ("hostlist", _run_hostlist, "hostlist codec and filters, compress and expand of 10,000 names (contiguous, "
                                 "fragmented, multi-prefix); target 200 ms each (ours: a tenth of the render's 2 s)"),
@@ -183,6 +215,10 @@ def parse_args(argv):
     p.add_argument("--topologies", default=None, help="modules: comma-separated tests/sysfs_gen.py catalogue names")
     p.add_argument("--no-process", action="store_true", help="modules: skip the AnsiballZ process runs")
     p.add_argument("--python", default=None, help="modules: target interpreter for process runs (default /usr/bin/python3)")
+    p.add_argument("--lab-runs", type=int, default=3, help="converge/rerun: rounds of converge + rerun + floor (default 3)")
+    p.add_argument("--fanout-runs", type=int, default=3, help="fanout: reruns per lab size (default 3)")
+    p.add_argument("--fanout-sizes", default="3,8,16", help="fanout: compute counts (default 3,8,16)")
+    p.add_argument("--keep-lab", action="store_true", help="leave the bench lab (hpcbench-*) running afterwards")
     p.add_argument("--out-dir", default=RESULTS, help="where latest.json / latest.png go (default bench/results)")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
@@ -223,7 +259,7 @@ def main(argv=None):
         log("bench: %s" % name)
         t0 = time.time()
         try:
-            result, panel_fn = runner(opts, log)
+            result, panel_fn = runner(opts, log, name) if runner is _run_lab else runner(opts, log)
         except Exception as exc:  # one broken section must not hide the others
             traceback.print_exc()
             failed.append(name)
@@ -233,6 +269,8 @@ def main(argv=None):
         result["what"] = what
         result["duration_s"] = round(time.time() - t0, 1)
         report["sections"][name] = result
+        if result.get("status") == "error":  # a partial result: its rows are kept, the run still fails
+            failed.append(name)
         if panel_fn is not None:
             panels.extend(panel_fn(result))
 

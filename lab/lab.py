@@ -23,7 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 # The lab is described like a real cluster: a *.cluster.yml read by the
 # hpcai.cluster.cluster inventory plugin (addresses pinned to Docker's).
-INVENTORY = os.path.join(REPO, "inventories", "lab", "lab.cluster.yml")
+# LAB_INVENTORY moves it (make bench runs its own lab next to yours, see bench/lab_bench.py).
+INVENTORY = os.environ.get("LAB_INVENTORY") or os.path.join(REPO, "inventories", "lab", "lab.cluster.yml")
 FACT_CACHE = os.path.join(REPO, ".cache", "facts")
 
 LAB = os.environ.get("LAB_NAME", "hpcai")
