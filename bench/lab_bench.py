@@ -12,8 +12,9 @@ started with `make lab` is left alone.  The sequence, for ``runs`` rounds::
         one package transaction of exactly the packages the converge installed,
         then `systemctl start` of exactly the services it started
 
-so each converge is compared with the floor measured right after it, in the
-same run, on the same image, with the same parallelism (every node at once,
+so each converge is compared with a floor measured right next to it, in the
+same run (round 1 converges first to learn what to install; later rounds run
+the floor first from the previous round's record), on the same image, with the same parallelism (every node at once,
 as ``forks`` >= nodes does for Ansible).  Then the fan-out: a fresh lab with
 3 computes grows to 8 and 16; at each size site.yml converges the new nodes
 once (not timed) and is rerun ``fanout_runs`` times (timed).
@@ -125,8 +126,34 @@ def lab_down():
     LAB.down()
 
 
-def converge_round(index, image, log):
-    """One round: fresh lab, converge, record, rerun, then the floor on a fresh lab."""
+def floor(index, plan, image, log):
+    """The floor on fresh nodes: every node's script at once; returns (seconds, services not started)."""
+    lab_down()
+    nodes = lab_up(CONVERGE_COMPUTES, image)
+    missing = sorted(set(nodes) - set(plan))
+    if missing:
+        raise BenchError("no floor plan for %s" % " ".join(missing))
+    log("bench: round %d: floor" % index)
+    start = time.perf_counter()
+    results = labrun.parallel(lambda node: _exec(node, floor_script(**plan[node])), nodes)
+    floor_s = time.perf_counter() - start
+    failed = {n: r[2].strip()[-400:] for n, r in results.items() if r[0] != 0}
+    if failed:
+        raise BenchError("floor script failed: %s" % json.dumps(failed))
+    log("bench: round %d: floor %.0f s" % (index, floor_s))
+    return floor_s, {n: r[2].strip() for n, r in results.items() if r[2].strip()}
+
+
+def converge_round(index, image, log, plan=None):
+    """One round: the floor and a converge + rerun of fresh labs, back to back.
+
+    The floor needs to know what a converge installs and starts: round 1
+    converges first and runs the floor after it; later rounds run the floor
+    first, from the previous round's record, so the last round ends with a
+    converged lab (the fan-out grows it)."""
+    floor_first = plan is not None
+    if floor_first:
+        floor_s, not_started = floor(index, plan, image, log)
     lab_down()
     nodes = lab_up(CONVERGE_COMPUTES, image)
     before = labrun.parallel(snapshot, nodes)
@@ -134,38 +161,31 @@ def converge_round(index, image, log):
     log("bench: round %d: converge site.yml on %d nodes" % (index, len(nodes)))
     conv_s, conv_hosts, conv_cpu = playbook("playbooks/site.yml", "round%d-converge" % index)
     after = labrun.parallel(snapshot, nodes)
-    plan = {}
+    recorded = {}
     for node in nodes:
-        pm = after[node][0]
-        plan[node] = {"pm": pm, "packages": sorted(after[node][1] - before[node][1]),
-                      "services": sorted(after[node][2] - before[node][2])}
+        recorded[node] = {"pm": after[node][0], "packages": sorted(after[node][1] - before[node][1]),
+                          "services": sorted(after[node][2] - before[node][2])}
     log("bench: round %d: converge %.0f s; rerun" % (index, conv_s))
     rerun_s, rerun_hosts, rerun_cpu = playbook("playbooks/site.yml", "round%d-rerun" % index)
     rerun_changed = sum(r["changed"] for r in rerun_hosts.values())
-
-    lab_down()
-    lab_up(CONVERGE_COMPUTES, image)
-    log("bench: round %d: rerun %.0f s (changed=%d); floor" % (index, rerun_s, rerun_changed))
-    start = time.perf_counter()
-    results = labrun.parallel(lambda node: _exec(node, floor_script(**plan[node])), nodes)
-    floor_s = time.perf_counter() - start
-    failed = {n: r[2].strip()[-400:] for n, r in results.items() if r[0] != 0}
-    if failed:
-        raise BenchError("floor script failed: %s" % json.dumps(failed))
-    not_started = {n: r[2].strip() for n, r in results.items() if r[2].strip()}
-    log("bench: round %d: floor %.0f s" % (index, floor_s))
+    log("bench: round %d: rerun %.0f s (changed=%d)" % (index, rerun_s, rerun_changed))
+    if not floor_first:
+        floor_s, not_started = floor(index, recorded, image, log)
     return {
         "converge_s": conv_s, "converge_cpu_s": conv_cpu, "converge_changed": sum(r["changed"] for r in conv_hosts.values()),
         "rerun_s": rerun_s, "rerun_cpu_s": rerun_cpu, "rerun_changed": rerun_changed,
         "rerun_changed_by_host": {h: r["changed"] for h, r in rerun_hosts.items() if r["changed"]},
-        "floor_s": floor_s, "floor_not_started": not_started, "plan": plan,
+        "floor_s": floor_s, "floor_not_started": not_started, "plan": recorded, "floor_first": floor_first,
+        "lab_converged": floor_first,
     }
 
 
-def fanout(image, sizes, runs, log):
-    """Grow the lab to each size, converge once, time `runs` reruns."""
+def fanout(image, sizes, runs, log, converged=False):
+    """Grow the lab to each size, converge once, time `runs` reruns.  ``converged``:
+    the running lab is a converged head+2 (the last round's), grow it."""
     out = []
-    lab_down()  # from fresh nodes: the last round left floor-script nodes, not converged ones
+    if not converged:  # grow a converged lab, never floor-script nodes
+        lab_down()
     for computes in sizes:
         nodes = lab_up(computes, image)
         playbook("lab/synthetic.yml", "fanout%d-synthetic" % computes)
@@ -246,13 +266,14 @@ def run(wanted, runs=RUNS, fanout_runs=FANOUT_RUNS, sizes=FANOUT_SIZES, image=No
         if wanted & {"converge", "rerun"}:
             try:
                 for index in range(1, runs + 1):
-                    rounds.append(converge_round(index, image, log))
+                    rounds.append(converge_round(index, image, log, plan=rounds[-1]["plan"] if rounds else None))
             except BenchError as exc:  # the fan-out may still work; the rounds done so far are kept
                 errors["converge"] = errors["rerun"] = "round %d: %s" % (len(rounds) + 1, exc)
                 log("bench: FAILED: %s" % errors["converge"])
         if "fanout" in wanted:
             try:
-                fan = fanout(image, sizes, fanout_runs, log)
+                converged = bool(rounds) and rounds[-1]["lab_converged"] and len(rounds) == runs
+                fan = fanout(image, sizes, fanout_runs, log, converged=converged)
             except BenchError as exc:
                 errors["fanout"] = str(exc)
                 log("bench: FAILED: fan-out: %s" % exc)

@@ -82,7 +82,7 @@ def test_snapshot_and_floor_script(lab, monkeypatch, tmp_path):
 def _round(conv, floor, rerun, changed=0):
     return {"converge_s": conv, "converge_cpu_s": conv / 4, "converge_changed": 140, "rerun_s": rerun,
             "rerun_cpu_s": rerun / 4, "rerun_changed": changed, "rerun_changed_by_host": {},
-            "floor_s": floor, "floor_not_started": {}, "plan": {}}
+            "floor_s": floor, "floor_not_started": {}, "plan": {}, "floor_first": False, "lab_converged": True}
 
 
 def _by_metric(rows, case=None):
@@ -147,14 +147,16 @@ def test_run_keeps_rounds_when_fanout_fails(lab, monkeypatch):
     monkeypatch.setattr(lab.shutil, "which", lambda name: "/usr/bin/docker")
     monkeypatch.setattr(lab, "lab_down", lambda: None)
     calls = []
-    monkeypatch.setattr(lab, "converge_round", lambda index, image, log: calls.append(index) or _round(100, 80, 20))
+    monkeypatch.setattr(lab, "converge_round",
+                        lambda index, image, log, plan=None: calls.append((index, plan)) or dict(_round(100, 80, 20), plan={"n": index}))
 
-    def broken(image, sizes, runs, log):
+    def broken(image, sizes, runs, log, converged=False):
+        assert converged is True
         raise lab.BenchError("fan-out broke")
 
     monkeypatch.setattr(lab, "fanout", broken)
     out = lab.run({"converge", "rerun", "fanout"}, runs=2, image="img", log=lambda m: None)
-    assert calls == [1, 2]
+    assert calls == [(1, None), (2, {"n": 1})]  # round 2 runs its floor from round 1's record
     assert out["converge"]["status"] == "ok" and len(out["converge"]["rows"]) == 3
     assert out["rerun"]["status"] == "ok"
     assert out["fanout"]["status"] == "error" and "fan-out broke" in out["fanout"]["error"]
