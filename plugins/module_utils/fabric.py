@@ -74,7 +74,7 @@ import posixpath
 import re
 
 from ansible_collections.hpcai.cluster.plugins.module_utils import pci
-from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader
+from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader, root_problem
 
 __all__ = [
     "RDMA_CLASS",
@@ -742,8 +742,9 @@ def collect_facts(reader, warnings=None):
 def gather(root="/"):
     """``collect_facts`` below ``root`` with a fresh ``SysfsReader``; raises ``OSError`` if root is not a directory."""
     root = root or "/"
-    if not os.path.isdir(root):
-        raise OSError("root %s: not a directory" % root)
+    problem = root_problem(root)
+    if problem:
+        raise OSError(problem)
     return collect_facts(SysfsReader(root))
 
 

@@ -89,6 +89,7 @@ from ansible_collections.hpcai.cluster.plugins.module_utils.topology import (
     SysfsReader,
     TopologyError,
     collect,
+    root_problem,
 )
 from ansible_collections.hpcai.cluster.plugins.module_utils.topology import gather as gather_topology
 
@@ -562,8 +563,9 @@ def gather(root="/"):
     without a readable CPU topology still gives the GPUs, with a warning.
     """
     root = root or "/"
-    if not os.path.isdir(root):
-        raise TopologyError("root %s: not a directory" % root)
+    problem = root_problem(root)
+    if problem:
+        raise TopologyError(problem)
     reader = SysfsReader(root)
     warnings = []
     topology = None

@@ -827,6 +827,20 @@ def collect(reader, allowed=None, allowed_sources=None):
     return fact
 
 
+def root_problem(root):
+    """Why ``root`` cannot be read as a machine root (a message naming ``root``), or None.
+
+    A relative path would depend on the directory ansible happens to run in.
+    """
+    if not isinstance(root, str) or not root:
+        return "root must be an absolute path (/ or a copied machine tree), got %r" % (root,)
+    if not os.path.isabs(root):
+        return "root %r must be an absolute path (/ or a copied machine tree)" % root
+    if not os.path.isdir(root):
+        return "root %s: not a directory" % root
+    return None
+
+
 def gather(root="/", affinity=None, container=None, environ=None):
     """Read the topology below ``root``.
 
@@ -840,8 +854,9 @@ def gather(root="/", affinity=None, container=None, environ=None):
     deterministic results; tests pass them explicitly.
     """
     root = root or "/"
-    if not os.path.isdir(root):
-        raise TopologyError("root %s: not a directory" % root)
+    problem = root_problem(root)
+    if problem:
+        raise TopologyError(problem)
     reader = SysfsReader(root)
     if os.path.realpath(root) == "/":
         if affinity is None and hasattr(os, "sched_getaffinity"):

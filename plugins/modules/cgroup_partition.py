@@ -585,6 +585,11 @@ def _run(module):
     root = p["root"] or "/"
     dest_root = p["dest_root"] or "/"
     check = module.check_mode
+    if not os.path.isabs(dest_root):
+        module.fail_json(msg="cgroup_partition: dest_root %r must be an absolute path (/ or an image tree)" % dest_root)
+    if p["systemd_version"] is not None and p["systemd_version"] < 1:
+        module.fail_json(msg="cgroup_partition: systemd_version must be a positive systemd release number such as 252, "
+                             "got %d" % p["systemd_version"])
 
     try:
         units = validate_units(p["services"])

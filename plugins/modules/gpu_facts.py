@@ -277,6 +277,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hpcai.cluster.plugins.module_utils.gpu import gather
+from ansible_collections.hpcai.cluster.plugins.module_utils.topology import root_problem
 
 
 def run_module():
@@ -287,8 +288,8 @@ def run_module():
         supports_check_mode=True,
     )
     root = module.params["root"] or "/"
-    if not os.path.isdir(root):
-        module.fail_json(msg="gpu_facts: root %s: not a directory" % root, root=root)
+    if root_problem(root):
+        module.fail_json(msg="gpu_facts: %s" % root_problem(root), root=root)
     try:
         fact = gather(root)
     except Exception as exc:  # the scanners should never raise: report it without a bare traceback

@@ -273,6 +273,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.hpcai.cluster.plugins.module_utils.topology import root_problem
 from ansible_collections.hpcai.cluster.plugins.module_utils.kernel_cmdline import (
     DEFAULT_GRUB_D_FILE,
     KernelCmdlineError,
@@ -401,6 +402,8 @@ def _run(module):
     p = module.params
     root = p["root"] or "/"
     method = p["method"]
+    if root_problem(root):
+        _fail(module, root_problem(root))
 
     # ---- inputs (fail before anything else) ------------------------------------
     try:

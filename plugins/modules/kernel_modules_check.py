@@ -233,6 +233,7 @@ import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hpcai.cluster.plugins.module_utils.topology import root_problem
 from ansible_collections.hpcai.cluster.plugins.module_utils.kernel_guard import (
     check,
     compare_kernels,
@@ -267,6 +268,8 @@ def run_module():
 def _run(module):
     p = module.params
     root = p["root"] or "/"
+    if root_problem(root):
+        module.fail_json(msg="kernel_modules_check: %s" % root_problem(root))
     live = _is_live_root(root)
     modules = [m for m in (p["modules"] or []) if m is not None and str(m).strip()]
     if not modules:

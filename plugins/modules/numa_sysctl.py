@@ -316,8 +316,9 @@ import re
 import tempfile
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, _load_params
 from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.hpcai.cluster.plugins.module_utils.numa_sysctl import (
     DEFAULT_DEST,
@@ -433,33 +434,57 @@ def _int_or_none(text):
         return None
 
 
-def run_module():
-    module = AnsibleModule(
-        argument_spec=dict(
-            root=dict(type="path", default="/"),
-            topology=dict(type="dict"),
-            profile=dict(type="str", default="hpc", choices=list(PROFILES)),
-            overrides=dict(type="dict"),
-            hugepages=dict(
-                type="dict",
-                options=dict(
-                    size=dict(type="str", default="2M"),
-                    per_node=dict(type="int"),
-                    percent_of_memory=dict(type="float"),
-                    nodes=dict(type="dict"),
-                    include_cpuless=dict(type="bool", default=False),
-                ),
-                mutually_exclusive=[["per_node", "percent_of_memory", "nodes"]],
-                required_one_of=[["per_node", "percent_of_memory", "nodes"]],
+def _hugepages_type_error():
+    """AnsibleModule refuses a non-dict ``hugepages`` (an option with sub-options) with a message that does not
+    name it ("dictionary requested, could not parse JSON or key=value"): say which option and what it takes."""
+    try:
+        raw = _load_params().get("hugepages")
+    except Exception:  # pylint: disable=broad-except - AnsibleModule reports unreadable arguments itself
+        return None
+    if raw is None or isinstance(raw, dict):
+        return None
+    try:
+        check_type_dict(raw)
+    except (TypeError, ValueError):
+        return ("argument 'hugepages' is of type %s and we were unable to convert to dict: give a dict such as "
+                "{size: 2M, per_node: 512}" % type(raw).__name__)
+    return None
+
+
+def _argument_spec():
+    return dict(
+        root=dict(type="path", default="/"),
+        topology=dict(type="dict"),
+        profile=dict(type="str", default="hpc", choices=list(PROFILES)),
+        overrides=dict(type="dict"),
+        hugepages=dict(
+            type="dict",
+            options=dict(
+                size=dict(type="str", default="2M"),
+                per_node=dict(type="int"),
+                percent_of_memory=dict(type="float"),
+                nodes=dict(type="dict"),
+                include_cpuless=dict(type="bool", default=False),
             ),
-            thp=dict(type="str", choices=list(THP_ENABLED_CHOICES)),
-            thp_defrag=dict(type="str", choices=list(THP_DEFRAG_CHOICES)),
-            dest=dict(type="path", default=DEFAULT_DEST),
-            dest_root=dict(type="path", default="/"),
-            apply=dict(type="bool", default=True),
+            mutually_exclusive=[["per_node", "percent_of_memory", "nodes"]],
+            required_one_of=[["per_node", "percent_of_memory", "nodes"]],
         ),
-        supports_check_mode=True,
+        thp=dict(type="str", choices=list(THP_ENABLED_CHOICES)),
+        thp_defrag=dict(type="str", choices=list(THP_DEFRAG_CHOICES)),
+        dest=dict(type="path", default=DEFAULT_DEST),
+        dest_root=dict(type="path", default="/"),
+        apply=dict(type="bool", default=True),
     )
+
+
+def run_module():
+    error = _hugepages_type_error()
+    spec = _argument_spec()
+    if error:
+        spec["hugepages"] = dict(type="raw")
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    if error:
+        module.fail_json(msg="numa_sysctl: " + error)
     try:
         _run(module)
     except Exception as exc:  # a clean failure instead of a bare traceback
@@ -475,6 +500,11 @@ def _run(module):
     profile = p["profile"]
     overrides = p["overrides"]
     check = module.check_mode
+    if not os.path.isabs(p["dest_root"] or "/"):
+        module.fail_json(msg="numa_sysctl: dest_root %r must be an absolute path (/ or an image tree)" % p["dest_root"])
+    if not os.path.isabs(p["dest"] or "") or not (p["dest"] or "").endswith(".conf") or p["dest"].endswith("/.conf"):
+        module.fail_json(msg="numa_sysctl: dest %r must be an absolute path of a NAME.conf file (systemd-sysctl reads "
+                             "only *.conf), e.g. %s" % (p["dest"], DEFAULT_DEST))
 
     # ---- inputs ------------------------------------------------------------
     try:

@@ -217,7 +217,7 @@ from ansible_collections.hpcai.cluster.plugins.module_utils.pci import (
     has_pci,
     scan,
 )
-from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader
+from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader, root_problem
 
 
 def run_module():
@@ -230,8 +230,8 @@ def run_module():
     )
     root = module.params["root"] or "/"
     kinds = module.params["kinds"]
-    if not os.path.isdir(root):
-        module.fail_json(msg="pci_devices: root %s: not a directory" % root, root=root)
+    if root_problem(root):
+        module.fail_json(msg="pci_devices: %s" % root_problem(root), root=root)
     try:
         reader = SysfsReader(root)
         devices = scan(reader, kinds)
