@@ -10,7 +10,7 @@ and diff).
 Run by molecule/shared/check_after_converge.yml (the `side_effect` step of the
 shared test sequence), which gets Molecule's provisioner environment: the
 scenario's inventory (MOLECULE_INVENTORY_FILE), its merged config (MOLECULE_FILE,
-for provisioner.playbooks.converge), its ansible.cfg (ANSIBLE_CONFIG) and the
+for the converge playbook: ansible.playbooks.converge), its ansible.cfg (ANSIBLE_CONFIG) and the
 ANSIBLE_* variables of molecule/shared/config.yml.
 
 The playbook runs with the ansible.posix.json stdout callback; the whole result
@@ -44,14 +44,19 @@ MAX_ITEMS = 10
 
 
 def converge_playbook(env):
-    """The scenario's converge playbook: provisioner.playbooks.converge of the merged config, else converge.yml."""
+    """The scenario's converge playbook from the merged config, else converge.yml.
+
+    Molecule 26 writes the provisioner's playbooks under ansible.playbooks in
+    the merged config (MOLECULE_FILE); older layouts have provisioner.playbooks.
+    """
     scenario_dir = env["MOLECULE_SCENARIO_DIRECTORY"]
     path = ""
     molecule_file = env.get("MOLECULE_FILE", "")
     if molecule_file and os.path.isfile(molecule_file):
         with open(molecule_file) as fh:
             config = yaml.safe_load(fh) or {}
-        path = ((config.get("provisioner") or {}).get("playbooks") or {}).get("converge") or ""
+        for section in ("ansible", "provisioner"):
+            path = path or ((config.get(section) or {}).get("playbooks") or {}).get("converge") or ""
     if not path:
         path = "converge.yml"
     return os.path.normpath(os.path.join(scenario_dir, path))

@@ -101,7 +101,7 @@ def test_json_found_after_stray_output():
     assert cac.parse_json_output("ERROR! the playbook could not be found\n") is None
 
 
-def _scenario(tmp_path, content, converge_name="converge.yml"):
+def _scenario(tmp_path, content, converge_name="converge.yml", section="ansible"):
     """A Molecule-like layout: scenario dir with a converge playbook, inventory dir, ephemeral dir with molecule.yml."""
     scenario = tmp_path / "scenario"
     inventory = tmp_path / "ephemeral" / "inventory"
@@ -117,7 +117,8 @@ def _scenario(tmp_path, content, converge_name="converge.yml"):
         "all:\n  hosts:\n    node1:\n      ansible_connection: local\n      ansible_python_interpreter: %s\n"
         % sys.executable)
     molecule_file = tmp_path / "ephemeral" / "molecule.yml"
-    molecule_file.write_text("provisioner:\n  playbooks:\n    converge: %s\n" % converge_name)
+    # Molecule 26 writes the playbooks under ansible:, older releases under provisioner:.
+    molecule_file.write_text("%s:\n  playbooks:\n    converge: %s\n" % (section, converge_name))
     cfg = tmp_path / "ephemeral" / "ansible.cfg"
     cfg.write_text("[defaults]\nretry_files_enabled = False\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
@@ -139,9 +140,10 @@ def _run(env):
     return proc.returncode, proc.stdout
 
 
-@pytest.mark.parametrize("content, expected_rc", [("converged", 0), ("drifted", 1)])
-def test_end_to_end_on_localhost(tmp_path, content, expected_rc):
-    env = _scenario(tmp_path, content, converge_name="site_converge.yml")
+@pytest.mark.parametrize("content, expected_rc, section", [("converged", 0, "ansible"), ("drifted", 1, "ansible"),
+                                                            ("drifted", 1, "provisioner")])
+def test_end_to_end_on_localhost(tmp_path, content, expected_rc, section):
+    env = _scenario(tmp_path, content, converge_name="site_converge.yml", section=section)
     rc, out = _run(env)
     assert rc == expected_rc, out
     assert os.path.isfile(tmp_path / "ephemeral" / "check_after_converge.json")
