@@ -88,18 +88,15 @@ def run_check(env, playbook, extra_args=()):
 
 def parse_json_output(stdout):
     """The JSON document the json callback printed (tolerates stray lines before it); None when there is none."""
-    start = stdout.find("{")
-    while start != -1:
+    decoder = json.JSONDecoder()
+    starts = ([0] if stdout.startswith("{") else []) + [i + 1 for i in range(len(stdout)) if stdout.startswith("\n{", i)]
+    for start in starts:
         try:
-            doc, _ = json.JSONDecoder().raw_decode(stdout[start:])
+            doc = decoder.raw_decode(stdout[start:])[0]
         except ValueError:
-            start = stdout.find("\n{", start + 1)
-            start = start + 1 if start != -1 else -1
             continue
         if isinstance(doc, dict) and "stats" in doc:
             return doc
-        start = stdout.find("\n{", start + 1)
-        start = start + 1 if start != -1 else -1
     return None
 
 

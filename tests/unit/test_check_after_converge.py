@@ -98,7 +98,9 @@ def test_no_hosts_is_not_a_pass():
 def test_json_found_after_stray_output():
     payload = json.dumps(doc([], {"h1": stats()}))
     assert cac.parse_json_output("Skipping plugin x\n{not json\n" + payload + "\n")["stats"] == {"h1": stats()}
+    assert cac.parse_json_output(payload)["stats"] == {"h1": stats()}
     assert cac.parse_json_output("ERROR! the playbook could not be found\n") is None
+    assert cac.parse_json_output('{"plays": []}\n') is None  # no stats: not the callback's document
 
 
 def _scenario(tmp_path, content, converge_name="converge.yml", section="ansible"):
@@ -140,8 +142,8 @@ def _run(env):
     return proc.returncode, proc.stdout
 
 
-@pytest.mark.parametrize("content, expected_rc, section", [("converged", 0, "ansible"), ("drifted", 1, "ansible"),
-                                                            ("drifted", 1, "provisioner")])
+@pytest.mark.parametrize("content, expected_rc, section",
+                         [("converged", 0, "ansible"), ("drifted", 1, "ansible"), ("drifted", 1, "provisioner")])
 def test_end_to_end_on_localhost(tmp_path, content, expected_rc, section):
     env = _scenario(tmp_path, content, converge_name="site_converge.yml", section=section)
     rc, out = _run(env)
