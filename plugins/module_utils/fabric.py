@@ -74,7 +74,7 @@ import posixpath
 import re
 
 from ansible_collections.hpcai.cluster.plugins.module_utils import pci
-from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader, root_problem
+from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader, reader_problems, root_problem
 
 __all__ = [
     "RDMA_CLASS",
@@ -365,6 +365,16 @@ class _Guarded(object):
     def exists(self, rel):
         return self._call("exists", rel, False)
 
+    def isdir(self, rel):
+        isdir = getattr(self._reader, "isdir", None)
+        if isdir is None:
+            return self.listdir(rel) is not None
+        try:
+            return isdir(rel)
+        except (IOError, OSError) as exc:
+            self._warnings.append("cannot read %s: %s" % (rel, exc))
+            return False
+
     def readlink(self, rel):
         return self._call("readlink", rel, None)
 
@@ -385,6 +395,9 @@ def _read_port(reader, base, name, number, warnings):
     link_layer = _text(reader.read(pbase + "/link_layer"))
     if link_layer is None:
         warnings.append("RDMA device %s port %d: link_layer unreadable" % (name, number))
+    elif link_layer not in ("InfiniBand", "Ethernet"):
+        warnings.append("RDMA device %s port %d: link_layer not understood (%r); the port is neither IB nor RoCE"
+                        % (name, number, link_layer[:40]))
     rate, rate_gbps = parse_rate(reader.read(pbase + "/rate"))
     if rate is not None and rate_gbps is None:
         warnings.append("RDMA device %s port %d: rate not understood (%r)" % (name, number, rate))
@@ -447,11 +460,12 @@ def _read_rdma_device(reader, name, owners, warnings):
 class _Netdevs(object):
     """Lazy, cached reads of ``sys/class/net/<if>``."""
 
-    def __init__(self, reader, owners):
+    def __init__(self, reader, owners, warnings=None):
         self.reader = reader
         self.owners = owners  # netdev -> PCI address from the PCI scan
         self.names = set(reader.listdir(NET_CLASS) or [])
         self._cache = {}
+        self.warnings = [] if warnings is None else warnings
 
     def base(self, name):
         """``sys/class/net/<if>``, or the directory below the PCI function when the class link is missing."""
@@ -462,7 +476,14 @@ class _Netdevs(object):
     def get(self, name, key, parse=_int):
         cache_key = (name, key)
         if cache_key not in self._cache:
-            self._cache[cache_key] = parse(self.reader.read("%s/%s" % (self.base(name), key)))
+            rel = "%s/%s" % (self.base(name), key)
+            raw = self.reader.read(rel)
+            value = parse(raw)
+            if isinstance(value, str) and not value.isprintable():
+                value = None
+            if raw is not None and value is None and not (key == "speed" and raw.strip() in ("", "-1")):
+                self.warnings.append("%s: %r not understood; %s is null" % (rel, raw.strip()[:40], key))
+            self._cache[cache_key] = value
         return self._cache[cache_key]
 
     def type(self, name):
@@ -567,7 +588,7 @@ def collect_facts(reader, warnings=None):
     """The ``hpcai_fabric`` fact for the tree behind ``reader``."""
     warnings = list(warnings or [])
     reader = _Guarded(reader, warnings)
-    scan = pci.scan(reader, kinds=("nic", "ib"))
+    scan = pci.scan(reader, kinds=("nic", "ib"), warnings=warnings)
     by_addr = dict((d["address"], d) for d in scan)
     net_owner = dict((n, d["address"]) for d in scan for n in d["netdevs"])
     ib_owner = dict((n, d["address"]) for d in scan for n in d["ibdevs"])
@@ -579,7 +600,7 @@ def collect_facts(reader, warnings=None):
     soft_names = set(d["name"] for d in rdma if d["soft"])
     by_name = dict((d["name"], d) for d in rdma)
 
-    nets = _Netdevs(reader, net_owner)
+    nets = _Netdevs(reader, net_owner, warnings)
     mapping = _map_ports(rdma, by_addr, nets)
 
     # ---- adapters
@@ -745,7 +766,10 @@ def gather(root="/"):
     problem = root_problem(root)
     if problem:
         raise OSError(problem)
-    return collect_facts(SysfsReader(root))
+    reader = SysfsReader(root)
+    fact = collect_facts(reader)
+    fact["warnings"].extend(w for w in reader_problems(reader) if w not in fact["warnings"])
+    return fact
 
 
 def device_list_for_map(fact):

@@ -89,6 +89,7 @@ from ansible_collections.hpcai.cluster.plugins.module_utils.topology import (
     SysfsReader,
     TopologyError,
     collect,
+    reader_problems,
     root_problem,
 )
 from ansible_collections.hpcai.cluster.plugins.module_utils.topology import gather as gather_topology
@@ -524,7 +525,7 @@ def collect_facts(reader, topology=None, slurm_topology=None, warnings=None):
     to a container's cpuset, see ``gather``).
     """
     warnings = list(warnings or [])
-    devices = pci.scan(reader, kinds=("gpu", "nvswitch"))
+    devices = pci.scan(reader, kinds=("gpu", "nvswitch"), warnings=warnings)
     gpus, vfs = gpu_entries(devices, reader, topology, warnings)
     nvswitches = [{"pci_address": d["address"], "numa_node": d["numa_node"]}
                   for d in devices if d["kind"] == "nvswitch"]
@@ -580,4 +581,6 @@ def gather(root="/"):
                 slurm_topology = collect(SysfsReader(root), None)
             except TopologyError:
                 slurm_topology = None
-    return collect_facts(reader, topology, slurm_topology, warnings)
+    fact = collect_facts(reader, topology, slurm_topology, warnings)
+    fact["warnings"].extend(w for w in reader_problems(reader) if w not in fact["warnings"])
+    return fact

@@ -51,7 +51,10 @@ Robustness: a missing ``sys/bus/pci`` (containers without it, ARM VMs with
 virtio-mmio, non-PCI systems) gives an empty list; missing or unreadable files
 give ``None`` for that key (``numa_node`` -1 is ``None`` too); broken device
 links are skipped; a ``physfn`` link marks an SR-IOV virtual function.
-Nothing here raises for a bad tree.
+Nothing here raises for a bad tree. ``scan(..., warnings=[])`` says what it
+left out or could not understand (broken links, class/vendor missing or not
+hex, unreadable device id, NUMA node or local CPUs); ``gather`` adds what the
+reader could not open (permission denied, symlink loops).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -67,7 +70,7 @@ from ansible_collections.hpcai.cluster.plugins.module_utils.cpulist import (
     parse_cpulist,
     parse_cpumask,
 )
-from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader
+from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader, reader_problems
 
 __all__ = [
     "PCI_DEVICES",
@@ -165,6 +168,10 @@ def _natural(name):
     return [int(part) if part.isdigit() else part for part in _NATURAL_RE.split(name)]
 
 
+# Linux has at most 1 << 10 NUMA nodes (MAX_NUMNODES); anything far above is garbage.
+_MAX_NUMA_NODE = 1 << 16
+
+
 def _numa_node(text):
     if text is None:
         return None
@@ -172,7 +179,16 @@ def _numa_node(text):
         value = int(text.strip())
     except ValueError:
         return None
-    return value if value >= 0 else None
+    return value if 0 <= value < _MAX_NUMA_NODE else None
+
+
+def _isdir(reader, rel):
+    isdir = getattr(reader, "isdir", None)
+    return isdir(rel) if isdir is not None else reader.listdir(rel) is not None
+
+
+def _not_understood(reader, rel, text):
+    return "%s: %r not understood" % (reader.path(rel) if hasattr(reader, "path") else rel, text.strip()[:40])
 
 
 def _local_cpus(reader, base, cache):
@@ -236,12 +252,16 @@ def has_pci(reader):
     return reader.listdir(PCI_DEVICES) is not None
 
 
-def scan(reader, kinds=DEFAULT_KINDS):
+def scan(reader, kinds=DEFAULT_KINDS, warnings=None):
     """PCI devices of the requested ``kinds`` as a list of dicts sorted by address.
 
     ``kinds``: iterable of ``KINDS`` members (``None`` = ``DEFAULT_KINDS``).
     Never raises for a broken or missing tree (see the module docstring).
+    ``warnings`` (a list) receives one message per device entry that could not
+    be read as a device (broken link, class or vendor missing or not hex, left
+    out or classified ``other``) and per unreadable attribute of a kept device.
     """
+    warnings = [] if warnings is None else warnings
     wanted = set(DEFAULT_KINDS if kinds is None else kinds)
     entries = reader.listdir(PCI_DEVICES)
     if not entries:
@@ -252,10 +272,21 @@ def scan(reader, kinds=DEFAULT_KINDS):
         if key is None:
             continue
         base = "%s/%s" % (PCI_DEVICES, name)
-        pci_class = _hex(reader.read(base + "/class"), 6)
-        if pci_class is None and not reader.exists(base + "/vendor"):
+        class_text = reader.read(base + "/class")
+        vendor_text = reader.read(base + "/vendor")
+        pci_class = _hex(class_text, 6)
+        vendor = _hex(vendor_text, 4)
+        if class_text is None and vendor_text is None:
+            if reader.exists(base) and not _isdir(reader, base):
+                warnings.append("PCI device %s: %s is a broken link; device left out" % (name, base))
+            elif _isdir(reader, base):
+                warnings.append("PCI device %s: no readable class or vendor file; device left out" % name)
             continue  # broken link or not a device directory
-        vendor = _hex(reader.read(base + "/vendor"), 4)
+        if pci_class is None or vendor is None:
+            bad = [(f, t) for f, t, v in (("class", class_text, pci_class), ("vendor", vendor_text, vendor)) if v is None]
+            warnings.append("PCI device %s: %s; it is classified by what could be read (%s)" % (
+                name, ", ".join("%s missing" % f if t is None else _not_understood(reader, base + "/" + f, t) for f, t in bad),
+                classify(vendor, pci_class)))
         kind = classify(vendor, pci_class)
         if kind not in wanted:
             continue
@@ -281,15 +312,23 @@ def scan(reader, kinds=DEFAULT_KINDS):
             names = netdevs + ibdevs + cards
         physfn_target = reader.readlink(base + "/physfn")
         driver_target = reader.readlink(base + "/driver")
+        device_text = reader.read(base + "/device")
+        numa_text = reader.read(base + "/numa_node")
+        local_cpus = _local_cpus(reader, base, cpus_cache)
+        for attr, text, value in (("device", device_text, _hex(device_text, 4)), ("numa_node", numa_text, _numa_node(numa_text))):
+            if text is not None and value is None and not (attr == "numa_node" and text.strip() == "-1"):
+                warnings.append("PCI device %s: %s; %s is null" % (name, _not_understood(reader, base + "/" + attr, text), attr))
+        if local_cpus is None and (reader.read(base + "/local_cpulist") is not None or reader.read(base + "/local_cpus") is not None):
+            warnings.append("PCI device %s: local_cpulist / local_cpus not understood; local_cpus is null" % name)
         devices.append(
             {
                 "address": address,
                 "vendor": vendor,
-                "device": _hex(reader.read(base + "/device"), 4),
+                "device": _hex(device_text, 4),
                 "class": pci_class,
                 "kind": kind,
-                "numa_node": _numa_node(reader.read(base + "/numa_node")),
-                "local_cpus": _local_cpus(reader, base, cpus_cache),
+                "numa_node": _numa_node(numa_text),
+                "local_cpus": local_cpus,
                 "names": names,
                 "vf": physfn_target is not None,
                 # ---- extra keys ----
@@ -304,12 +343,18 @@ def scan(reader, kinds=DEFAULT_KINDS):
     return devices
 
 
-def gather(root="/", kinds=DEFAULT_KINDS):
-    """``scan`` below ``root`` with a fresh ``SysfsReader``; ``[]`` if root is not a directory."""
+def gather(root="/", kinds=DEFAULT_KINDS, warnings=None):
+    """``scan`` below ``root`` with a fresh ``SysfsReader``; ``[]`` if root is not a directory.
+
+    ``warnings`` (a list) receives scan's messages and what could not be read (permission, loops)."""
     root = root or "/"
     if not os.path.isdir(root):
         return []
-    return scan(SysfsReader(root), kinds)
+    reader = SysfsReader(root)
+    devices = scan(reader, kinds, warnings)
+    if warnings is not None:
+        warnings.extend(reader_problems(reader))
+    return devices
 
 
 def count_by_kind(devices, kinds=DEFAULT_KINDS):

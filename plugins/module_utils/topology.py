@@ -41,6 +41,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import os
 import re
 
@@ -104,11 +105,22 @@ class SysfsReader(object):
     be read (ENOENT, EACCES, EISDIR, ENODEV ... all mean "not available" here).
     """
 
+    # Read errors that mean a broken tree rather than "not available here": they are
+    # recorded in ``problems`` ("<path>: <reason>") for the callers' warnings.
+    PROBLEM_ERRNOS = (errno.EACCES, errno.EPERM, errno.ELOOP)
+
     def __init__(self, root="/"):
         self.root = root or "/"
         self._files = {}
         self._dirs = {}
         self.reads = 0  # number of real file reads (for tests / profiling)
+        self.problems = []
+
+    def _problem(self, rel, exc):
+        if getattr(exc, "errno", None) in self.PROBLEM_ERRNOS:
+            text = "%s: %s" % (os.path.join(self.root, rel), os.strerror(exc.errno))
+            if text not in self.problems:
+                self.problems.append(text)
 
     def path(self, rel):
         return os.path.join(self.root, rel)
@@ -122,7 +134,8 @@ class SysfsReader(object):
         try:
             with open(os.path.join(self.root, rel), "rb") as handle:
                 data = handle.read()
-        except (IOError, OSError):
+        except (IOError, OSError) as exc:
+            self._problem(rel, exc)
             data = None
         text = data.decode("utf-8", "replace") if data is not None else None
         self._files[rel] = text
@@ -140,7 +153,8 @@ class SysfsReader(object):
             with open(os.path.join(self.root, rel), "rb") as handle:
                 data = handle.read(size)
                 truncated = len(data) == size and handle.read(1) != b""
-        except (IOError, OSError):
+        except (IOError, OSError) as exc:
+            self._problem(rel, exc)
             data = None
             truncated = False
         if data is None:
@@ -161,7 +175,8 @@ class SysfsReader(object):
             pass
         try:
             names = os.listdir(os.path.join(self.root, rel))
-        except (IOError, OSError):
+        except (IOError, OSError) as exc:
+            self._problem(rel, exc)
             names = None
         self._dirs[rel] = names
         return names
@@ -448,8 +463,11 @@ def _read_online(reader, warnings):
     return online
 
 
-def _scan_l3(reader, cpu, lists, index_hint):
-    """Return (shared_set, cache_id, size_kib, index_name) for the CPU's L3 or None."""
+def _scan_l3(reader, cpu, lists, index_hint, bad=None):
+    """Return (shared_set, cache_id, size_kib, index_name) for the CPU's L3 or None.
+
+    ``bad`` (a list) collects the paths of level/size files whose text is not understood."""
+    bad = [] if bad is None else bad
     base = "%s/cpu%d/cache" % (CPU_DIR, cpu)
     names = []
     if index_hint is not None:
@@ -466,6 +484,8 @@ def _scan_l3(reader, cpu, lists, index_hint):
     names.extend(item[1] for item in others)
     for name in names:
         level = reader.read("%s/%s/level" % (base, name))
+        if level is not None and not level.strip().isdigit():
+            bad.append(reader.path("%s/%s/level" % (base, name)))
         if level is None or level.strip() != "3":
             continue
         ctype = reader.read("%s/%s/type" % (base, name))
@@ -482,7 +502,10 @@ def _scan_l3(reader, cpu, lists, index_hint):
         if cpu not in shared:
             shared = shared | frozenset([cpu])
         cache_id = _int_auto(reader.read("%s/%s/id" % (base, name)))
-        size_kib = _parse_size_kib(reader.read("%s/%s/size" % (base, name)))
+        size_text = reader.read("%s/%s/size" % (base, name))
+        size_kib = _parse_size_kib(size_text)
+        if size_text is not None and size_kib is None:
+            bad.append(reader.path("%s/%s/size" % (base, name)))
         return shared, cache_id, size_kib, name
     return None
 
@@ -572,6 +595,9 @@ def collect(reader, allowed=None, allowed_sources=None):
     if cpuinfo_text is None:
         warnings.append("%s not readable: vendor/family/model unknown" % reader.path(CPUINFO))
     info = parse_cpuinfo(cpuinfo_text)
+    if cpuinfo_text is not None and info["vendor"] == "unknown" and info["cpu_family"] is None and not info["is_arm"]:
+        warnings.append("%s has no vendor_id / cpu family / model lines that could be read: vendor/family/model unknown"
+                        % reader.path(CPUINFO))
 
     # ---- cores and packages ----------------------------------------------
     core_of = {}  # cpu -> core key
@@ -654,10 +680,11 @@ def collect(reader, allowed=None, allowed_sources=None):
     domains = {}
     index_hint = None
     no_l3 = []
+    bad_cache = []
     for cpu in usable_sorted:
         if cpu in l3_of:
             continue
-        found = _scan_l3(reader, cpu, lists, index_hint)
+        found = _scan_l3(reader, cpu, lists, index_hint, bad_cache)
         if found is None:
             no_l3.append(cpu)
             continue
@@ -671,6 +698,9 @@ def collect(reader, allowed=None, allowed_sources=None):
             l3_of[cpu] = shared
     if no_l3 and domains:
         warnings.append("online CPUs %s have no L3 cache entry in sysfs" % format_cpulist(no_l3))
+    if bad_cache:
+        warnings.append("cache files not understood (L3 domains or sizes may be missing): %s%s"
+                        % ("; ".join(bad_cache[:3]), " (and %d more)" % (len(bad_cache) - 3) if len(bad_cache) > 3 else ""))
 
     # ---- NUMA nodes ----------------------------------------------------------
     mem_kib = parse_meminfo_kib(reader.read(MEMINFO))
@@ -711,10 +741,16 @@ def collect(reader, allowed=None, allowed_sources=None):
             node_kib = parse_meminfo_kib(reader.read(base + "meminfo"))
             if node_kib is None:
                 warnings.append("%smeminfo missing or without MemTotal; memory_mib is null" % reader.path(base))
+            elif node_kib > mem_kib:
+                warnings.append("%smeminfo says %d kB, more than the machine's MemTotal %d kB (%s); memory_mib is null"
+                                % (reader.path(base), node_kib, mem_kib, reader.path(MEMINFO)))
+                node_kib = None
             try:
                 distances = parse_distance(reader.read(base + "distance"), reader.path(base + "distance"))
             except ValueError as exc:
                 raise TopologyError(str(exc))
+            if not distances:
+                warnings.append("%sdistance missing or empty; the distances of node %d are unknown" % (reader.path(base), nid))
             if distances and len(distances) != len(node_ids):
                 warnings.append(
                     "%sdistance has %d entries for %d nodes; the list is passed through unchanged"
@@ -822,9 +858,20 @@ def collect(reader, allowed=None, allowed_sources=None):
         "memtotal_kib": mem_kib,
         "container": None,
         "cpus_affinity": None,
-        "warnings": warnings,
+        "warnings": warnings + reader_problems(reader),
     }
     return fact
+
+
+def reader_problems(reader, limit=5):
+    """Warnings for what ``reader`` could not read because the tree is broken (permission denied,
+    symlink loops): ``SysfsReader.problems``; [] for readers without that list."""
+    problems = list(getattr(reader, "problems", None) or [])
+    if not problems:
+        return []
+    shown = "; ".join(problems[:limit])
+    more = " (and %d more)" % (len(problems) - limit) if len(problems) > limit else ""
+    return ["could not read %d path(s), treated as missing: %s%s" % (len(problems), shown, more)]
 
 
 def root_problem(root):

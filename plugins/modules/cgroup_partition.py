@@ -608,7 +608,10 @@ def _run(module):
     if p["gpu_local_cpus"] != "ignore" and devices is None:
         from ansible_collections.hpcai.cluster.plugins.module_utils.pci import gather as pci_gather
 
-        devices = pci_gather(root, kinds=("gpu",))
+        pci_warnings = []
+        devices = pci_gather(root, kinds=("gpu",), warnings=pci_warnings)
+        for warning in pci_warnings:
+            module.warn("pci: %s" % warning)
 
     try:
         fact = plan(

@@ -217,7 +217,7 @@ from ansible_collections.hpcai.cluster.plugins.module_utils.pci import (
     has_pci,
     scan,
 )
-from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader, root_problem
+from ansible_collections.hpcai.cluster.plugins.module_utils.topology import SysfsReader, reader_problems, root_problem
 
 
 def run_module():
@@ -232,16 +232,20 @@ def run_module():
     kinds = module.params["kinds"]
     if root_problem(root):
         module.fail_json(msg="pci_devices: %s" % root_problem(root), root=root)
+    warnings = []
     try:
         reader = SysfsReader(root)
-        devices = scan(reader, kinds)
+        devices = scan(reader, kinds, warnings)
         present = has_pci(reader)
+        warnings.extend(reader_problems(reader))
     except Exception as exc:  # the scanner should never raise: report it without a bare traceback
         module.fail_json(
             msg="pci_devices: unexpected error while reading %s: %s: %s" % (root, type(exc).__name__, exc),
             root=root,
             exception=traceback.format_exc(),
         )
+    for warning in warnings:
+        module.warn(warning)
     module.exit_json(
         changed=False,
         pci_sysfs=present,

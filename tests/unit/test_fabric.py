@@ -635,7 +635,8 @@ def test_unreadable_and_garbage_files_on_disk(tmp_path):
     assert mlx5_0["netdev"] == "ens41f0np0"  # the GID table still names it
     assert fact["warnings"] == [
         "RDMA device mlx5_0 port 1: link_layer unreadable",
-        "RDMA device mlx5_0 port 1: rate not understood ('\\x00\ufffd garbage')"]
+        "RDMA device mlx5_0 port 1: rate not understood ('\\x00\ufffd garbage')",
+        "sys/class/net/ens41f0np0/mtu: 'big' not understood; mtu is null"]
     iface = _by(fact["interfaces"], "name")["ens41f0np0"]
     assert iface["mtu"] is None and iface["speed_mbps"] is None
     # an unknown link layer is no RoCE port

@@ -107,7 +107,7 @@ def test_missing_root_fails_cleanly(tmp_path, capsys):
 
 
 def test_unexpected_error_is_reported_without_crash(hgx_root, capsys, monkeypatch):
-    def broken(reader, kinds):
+    def broken(reader, kinds, warnings=None):
         raise RuntimeError("bus on fire")
 
     monkeypatch.setattr(pci_devices, "scan", broken)
