@@ -45,6 +45,7 @@ __metaclass__ = type
 
 import math
 import re
+from collections.abc import Mapping
 
 from ansible_collections.hpcai.cluster.plugins.module_utils.hostlist import (
     HostlistError,
@@ -68,6 +69,10 @@ __all__ = [
     "node_values",
     "group_nodes",
     "node_lines",
+    "lines_for_nodes",
+    "read_host",
+    "cluster_nodes",
+    "partition_hostlists",
     "parse_node_line",
     "parse_slurmd_C",
     "compare_with_slurmd_C",
@@ -270,6 +275,148 @@ def node_lines(groups, state="UNKNOWN"):
                 words.append("%s=%s" % (key, values[key]))
         lines.append(" ".join(words))
     return lines
+
+
+def lines_for_nodes(topologies, extras=None, l3_as_socket=False, reserve_mib=DEFAULT_RESERVE_MIB,
+                    reserve_percent=DEFAULT_RESERVE_PERCENT, memory_tolerance_mib=DEFAULT_ROUND_MIB):
+    """{node: hpcai_cpu_topology} (+ {node: extra NodeName keys}) -> NodeName lines.
+
+    ``node_values`` of each node with its extras on top, ``group_nodes``,
+    ``node_lines``: what the ``slurm_node_lines`` filter returns.
+    """
+    if not isinstance(topologies, dict):
+        raise SlurmConfError("input must be {node name: hpcai_cpu_topology}, got %s" % type(topologies).__name__)
+    extras = extras or {}
+    values = {}
+    for name, topology in topologies.items():
+        node = node_values(topology, real_memory_reserve_mib=reserve_mib, reserve_percent=reserve_percent,
+                           l3_as_socket=l3_as_socket)
+        node.update(extras.get(name) or {})
+        values[name] = node
+    return node_lines(group_nodes(values, memory_tolerance_mib))
+
+
+# ----------------------------------------------------------------- the whole cluster in one pass
+
+def _get(mapping, key):
+    """mapping[key], or None when ``mapping`` is not a mapping or lacks the key.
+
+    Only the one key is read: for Ansible's ``hostvars[host]`` each read
+    templates that variable of that host, and nothing else.
+    """
+    if not isinstance(mapping, Mapping) or key not in mapping:
+        return None
+    return mapping[key]
+
+
+def read_host(host_vars, inventory_name, node=True, core_spec=True, gres=True):
+    """What ``cluster_nodes`` needs of one host, read from its variables (``hostvars[host]``).
+
+    Reads ``ansible_facts`` and in it ``hostname``; with ``node`` also
+    ``hpcai_cpu_topology`` and (``core_spec``) ``hpcai_cgroup_partition``,
+    (``gres``) ``hpcai_gpu_facts``, and the host's ``slurm_node_overrides``.
+    Returns ``{'name', 'topology'?, 'plan', 'gpu', 'overrides'}``: ``name`` is
+    the short host name slurmd goes by (``ansible_facts.hostname``, else the
+    inventory name); ``topology`` is there only when the fact is.
+    """
+    facts = _get(host_vars, "ansible_facts")
+    record = {"name": _get(facts, "hostname") or inventory_name}
+    if not node or not isinstance(facts, Mapping) or "hpcai_cpu_topology" not in facts:
+        return record
+    record["topology"] = facts["hpcai_cpu_topology"]
+    if core_spec:
+        record["plan"] = _get(_get(facts, "hpcai_cgroup_partition"), "slurm")
+    if gres:
+        record["gpu"] = _get(facts, "hpcai_gpu_facts")
+    record["overrides"] = _get(host_vars, "slurm_node_overrides")
+    return record
+
+
+def _node_extra(record, core_spec, mem_spec, gres):
+    """The NodeName keys a node gets beyond its measured values (the role's rules)."""
+    extra = {}
+    plan = record.get("plan")
+    if core_spec and plan:
+        extra["CpuSpecList"] = _get(plan, "CpuSpecList")
+        extra["CoreSpecCount"] = _get(plan, "CoreSpecCount")
+        extra["MemSpecLimit"] = _get(plan, "MemSpecLimit") if mem_spec else None
+    if gres:
+        value = _get(_get(record.get("gpu"), "slurm"), "gres")
+        if value:
+            extra["Gres"] = value
+    overrides = record.get("overrides")
+    if overrides:
+        if not isinstance(overrides, Mapping):
+            raise SlurmConfError("%s: slurm_node_overrides must be a dict, got %s"
+                                 % (record["name"], type(overrides).__name__))
+        extra.update(overrides)
+    return extra
+
+
+def cluster_nodes(hosts, l3_as_socket=False, reserve_mib=DEFAULT_RESERVE_MIB, reserve_percent=DEFAULT_RESERVE_PERCENT,
+                  core_spec=True, mem_spec=True, gres=True, memory_tolerance_mib=DEFAULT_ROUND_MIB):
+    """Everything slurm.conf and gres.conf need from the compute nodes, in one pass.
+
+    ``hosts``: ``[(inventory name, read_host() record or None)]`` in group
+    order (None: the host is not in the inventory).  A node's NodeName values
+    are its ``node_values`` plus, with ``core_spec`` and a partition plan, the
+    plan's CpuSpecList, CoreSpecCount and (``mem_spec``) MemSpecLimit, with
+    ``gres`` its GPU facts' ``slurm.gres``, then its ``slurm_node_overrides``.
+
+    Returns ``{'missing': [inventory names without hpcai_cpu_topology],
+    'names': {inventory name: Slurm node name} (every host), 'lines':
+    NodeName lines, 'gpu': {node name: hpcai_gpu_facts} (with ``gres``)}``.
+    A node name that repeats keeps the last host's values.
+    """
+    missing = []
+    names = {}
+    topologies = {}
+    extras = {}
+    gpu = {}
+    for inventory_name, record in hosts:
+        if inventory_name in names:
+            continue
+        name = (record or {}).get("name") or inventory_name
+        names[inventory_name] = name
+        if not record or "topology" not in record:
+            missing.append(inventory_name)
+            continue
+        topologies[name] = record["topology"]
+        extras[name] = _node_extra(record, core_spec, mem_spec, gres)
+        if gres:
+            gpu[name] = record.get("gpu")
+    return {
+        "missing": missing,
+        "names": names,
+        "lines": lines_for_nodes(topologies, extras, l3_as_socket=l3_as_socket, reserve_mib=reserve_mib,
+                                 reserve_percent=reserve_percent, memory_tolerance_mib=memory_tolerance_mib),
+        "gpu": gpu,
+    }
+
+
+def partition_hostlists(partitions, groups, names):
+    """{group name: hostlist of its members' node names} for the partitions whose ``nodes`` is a group.
+
+    ``partitions``: the role's ``slurm_partitions``; ``groups``: the
+    inventory's groups; ``names``: {inventory name: node name} (members not in
+    it keep their inventory name).  Empty groups are left out: such a
+    partition's ``nodes`` is written as it is.
+    """
+    out = {}
+    for part in partitions or []:
+        group = _get(part, "nodes")
+        if not isinstance(group, str) or group in out or group not in (groups or {}):
+            continue
+        members = [names.get(m) or m for m in groups[group]]
+        if not members:
+            continue
+        for member in members:
+            try:
+                check_name(member)
+            except HostlistError as exc:
+                raise SlurmConfError("partition %s, group %s: %s" % (_get(part, "name"), group, exc))
+        out[group] = compress(members)
+    return out
 
 
 # ----------------------------------------------------------------- slurmd -C

@@ -247,6 +247,141 @@ def test_node_lines_rejects_garbage():
     assert sc.node_lines([]) == []
 
 
+# ---------------------------------------------------------------- the whole cluster in one pass
+class CountingVars(dict):
+    """hostvars[host] stand-in that records which variables are read (a read is what costs in a play)."""
+
+    def __init__(self, data, reads):
+        super(CountingVars, self).__init__(data)
+        self.reads = reads
+
+    def __getitem__(self, key):
+        self.reads.append(key)
+        return super(CountingVars, self).__getitem__(key)
+
+
+def _topo(cpus=128, mem=515000):
+    return {"slurm": {"CPUs": cpus, "Boards": 1, "SocketsPerBoard": 2, "CoresPerSocket": cpus // 4, "ThreadsPerCore": 2,
+                      "RealMemory": mem},
+            "slurm_l3_as_socket": {"CPUs": cpus, "Boards": 1, "SocketsPerBoard": 16, "CoresPerSocket": cpus // 32,
+                                   "ThreadsPerCore": 2, "RealMemory": mem},
+            "cores": [{"id": i} for i in range(cpus // 2)]}
+
+
+def _host(hostname, topology=True, plan=None, gpu=None, overrides=None, mem=515000, **facts):
+    f = dict(facts, hostname=hostname, mounts=["/", "/home"], cmdline={"quiet": True})
+    if topology:
+        f["hpcai_cpu_topology"] = _topo(mem=mem)
+    if plan is not None:
+        f["hpcai_cgroup_partition"] = {"slurm": plan, "units": ["user.slice"], "memtotal_mib": mem}
+    if gpu is not None:
+        f["hpcai_gpu_facts"] = gpu
+    hv = {"ansible_facts": f, "inventory_hostname": hostname + ".example", "group_names": ["compute"],
+          "some_big_var": list(range(100))}
+    if overrides is not None:
+        hv["slurm_node_overrides"] = overrides
+    return hv
+
+
+GPU4 = {"gpus": [{}] * 4, "slurm": {"gres": "gpu:h100:4", "autodetect": "nvml",
+                                    "conf_lines": ["Name=gpu Type=h100 File=/dev/nvidia%d" % i for i in range(4)]}}
+PLAN = {"CpuSpecList": "0,64", "CoreSpecCount": None, "MemSpecLimit": 10300, "abstract_cpu_map": {"0": 0}}
+
+
+def test_read_host_reads_only_what_the_lines_need():
+    reads = []
+    hv = CountingVars(_host("cn1", plan=PLAN, gpu=GPU4, overrides={"Weight": 5}), reads)
+    record = sc.read_host(hv, "cn1.example")
+    assert record["name"] == "cn1" and record["topology"]["slurm"]["CPUs"] == 128
+    assert record["plan"] == PLAN and record["gpu"] == GPU4 and record["overrides"] == {"Weight": 5}
+    assert sorted(reads) == ["ansible_facts", "slurm_node_overrides"]  # never some_big_var, group_names, ...
+    reads[:] = []
+    record = sc.read_host(hv, "cn1.example", core_spec=False, gres=False)
+    assert "plan" not in record and "gpu" not in record and sorted(reads) == ["ansible_facts", "slurm_node_overrides"]
+    reads[:] = []
+    assert sc.read_host(hv, "cn1.example", node=False) == {"name": "cn1"} and reads == ["ansible_facts"]
+    # no facts, no hostname, no topology: the inventory name, and no topology key
+    assert sc.read_host({}, "cn2.example") == {"name": "cn2.example"}
+    assert sc.read_host({"ansible_facts": {"hostname": ""}}, "cn2.example") == {"name": "cn2.example"}
+    assert "topology" not in sc.read_host({"ansible_facts": {"hostname": "cn2"}}, "cn2.example")
+
+
+def _records(hostvars, **kwargs):
+    return [(h, sc.read_host(v, h, **kwargs) if v is not None else None) for h, v in hostvars.items()]
+
+
+def test_cluster_nodes_lines_as_the_role_builds_them():
+    hostvars = {
+        "cn1.example": _host("cn1", plan=PLAN),
+        "cn2.example": _host("cn2", plan=PLAN),
+        "cn3.example": _host("cn3", plan=PLAN, overrides={"Features": "big", "Weight": 10}),
+        "gpu1.example": _host("gpu1", plan=PLAN, gpu=GPU4),
+        "gpu2.example": _host("gpu2", plan=PLAN, gpu=GPU4),
+        "cpu9.example": _host("cpu9", gpu={"gpus": [], "slurm": {"gres": "", "conf_lines": [], "autodetect": None}}),
+        "new1.example": _host("new1", topology=False),
+        "gone.example": None,  # in the group, not in hostvars
+    }
+    out = sc.cluster_nodes(_records(hostvars))
+    head = "CPUs=128 Boards=1 SocketsPerBoard=2 CoresPerSocket=32 ThreadsPerCore=2 RealMemory=503808"
+    assert out["lines"] == [
+        "NodeName=cn[1-2] %s CpuSpecList=0,64 MemSpecLimit=10300 State=UNKNOWN" % head,
+        "NodeName=cn3 %s CpuSpecList=0,64 MemSpecLimit=10300 Features=big Weight=10 State=UNKNOWN" % head,
+        "NodeName=cpu9 %s State=UNKNOWN" % head,
+        "NodeName=gpu[1-2] %s CpuSpecList=0,64 MemSpecLimit=10300 Gres=gpu:h100:4 State=UNKNOWN" % head,
+    ]
+    # the same lines as the slurm_node_lines filter gets from {name: topology} and the extras
+    extras = {"cn1": {"CpuSpecList": "0,64", "MemSpecLimit": 10300}, "cn2": {"CpuSpecList": "0,64", "MemSpecLimit": 10300},
+              "cn3": {"CpuSpecList": "0,64", "MemSpecLimit": 10300, "Features": "big", "Weight": 10},
+              "gpu1": {"CpuSpecList": "0,64", "MemSpecLimit": 10300, "Gres": "gpu:h100:4"},
+              "gpu2": {"CpuSpecList": "0,64", "MemSpecLimit": 10300, "Gres": "gpu:h100:4"}, "cpu9": {}}
+    topologies = dict((n, _topo()) for n in extras)
+    assert sc.lines_for_nodes(topologies, extras) == out["lines"]
+    assert out["missing"] == ["new1.example", "gone.example"]
+    assert out["names"]["new1.example"] == "new1" and out["names"]["gone.example"] == "gone.example"
+    assert sorted(out["gpu"]) == ["cn1", "cn2", "cn3", "cpu9", "gpu1", "gpu2"] and out["gpu"]["gpu1"] == GPU4
+    # core_spec off: no plan values; mem_spec off: CpuSpecList only; gres off: no Gres, no GPU facts
+    assert "Spec" not in sc.cluster_nodes(_records(hostvars), core_spec=False)["lines"][0]
+    no_mem = sc.cluster_nodes(_records(hostvars), mem_spec=False)["lines"]
+    assert "CpuSpecList=0,64 State" in no_mem[0] and not any("MemSpecLimit" in line for line in no_mem)
+    no_gres = sc.cluster_nodes(_records(hostvars, gres=False), gres=False)
+    assert not any("Gres" in line for line in no_gres["lines"]) and no_gres["gpu"] == {}
+    l3 = sc.cluster_nodes(_records(hostvars), l3_as_socket=True, reserve_mib=4096, reserve_percent=0)["lines"][0]
+    assert "SocketsPerBoard=16 CoresPerSocket=4" in l3 and "RealMemory=509952" in l3
+
+
+def test_cluster_nodes_repeated_hosts_and_names():
+    hostvars = [("a.example", sc.read_host(_host("n1"), "a.example")),
+                ("a.example", sc.read_host(_host("n9"), "a.example")),  # listed twice: the first counts
+                ("b.example", sc.read_host(_host("n1", overrides={"Weight": 3}), "b.example"))]  # same short name
+    out = sc.cluster_nodes(hostvars)
+    assert out["names"] == {"a.example": "n1", "b.example": "n1"}
+    assert len(out["lines"]) == 1 and out["lines"][0].startswith("NodeName=n1 ") and "Weight=3" in out["lines"][0]
+
+
+def test_cluster_nodes_errors_name_the_node():
+    bad = _host("cn1")
+    del bad["ansible_facts"]["hpcai_cpu_topology"]["slurm"]
+    with pytest.raises(sc.SlurmConfError, match="no 'slurm' figures"):
+        sc.cluster_nodes(_records({"cn1": bad}))
+    with pytest.raises(sc.SlurmConfError, match="cn1: slurm_node_overrides must be a dict"):
+        sc.cluster_nodes(_records({"cn1": _host("cn1", overrides=["Weight=1"])}))
+    with pytest.raises(sc.SlurmConfError, match="cn1: unknown NodeName keys Wait"):
+        sc.cluster_nodes(_records({"cn1": _host("cn1", overrides={"Wait": 1})}))
+
+
+def test_partition_hostlists():
+    groups = {"compute": ["cn1.example", "cn2.example", "cn3.example"], "login": ["login1"], "empty": [],
+              "bad": ["cn1.example", "a b"]}
+    names = {"cn1.example": "cn1", "cn2.example": "cn2", "cn3.example": "cn3"}
+    parts = [{"name": "batch", "nodes": "compute"}, {"name": "again", "nodes": "compute"},
+             {"name": "login", "nodes": "login"}, {"name": "none", "nodes": "empty"}, {"name": "all"},
+             {"name": "list", "nodes": ["cn1"]}, {"name": "expr", "nodes": "cn[1-2]"}]
+    assert sc.partition_hostlists(parts, groups, names) == {"compute": "cn[1-3]", "login": "login1"}
+    assert sc.partition_hostlists([], groups, names) == {} and sc.partition_hostlists(None, None, {}) == {}
+    with pytest.raises(sc.SlurmConfError, match="partition x, group bad: .*' '"):
+        sc.partition_hostlists([{"name": "x", "nodes": "bad"}], groups, names)
+
+
 # ---------------------------------------------------------------- slurmd -C
 # Debian 12 ships slurmd 22.05.8; its man page shows this exact output format.
 SLURMD_C_2205 = (
