@@ -205,6 +205,48 @@ def write_plot(panels, path, title):
 # --------------------------------------------------------------------------
 
 
+def _previous_sections(opts):
+    """--merge: the sections of the latest.json already in --out-dir that this run does
+    not measure, each keeping the date and host of the run that measured it."""
+    path = os.path.join(opts.out_dir, "latest.json")
+    try:
+        with open(path) as handle:
+            old = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    kept = {}
+    for name, section in old.get("sections", {}).items():
+        if name in opts.wanted or section.get("status") in ("not_run", "not_implemented"):
+            continue
+        section = dict(section)
+        section.setdefault("date", old.get("date"))
+        section.setdefault("host", old.get("host"))
+        kept[name] = section
+    return kept
+
+
+def _kept_panels(previous):
+    """Plot panels of the sections --merge kept from an earlier run."""
+    panels = []
+    if previous.get("modules", {}).get("rows"):
+        import modules
+
+        panels.extend(modules.plot_panels(previous["modules"]))
+    if previous.get("hostlist", {}).get("rows") or previous.get("slurm_render", {}).get("rows"):
+        import render
+
+        if previous.get("hostlist", {}).get("rows"):
+            panels.extend(render.hostlist_plot_panels(previous["hostlist"]))
+        if previous.get("slurm_render", {}).get("rows"):
+            panels.extend(render.slurm_plot_panels(previous["slurm_render"]))
+    lab = dict((k, v) for k, v in previous.items() if k in ("converge", "rerun", "fanout"))
+    if lab:
+        import lab_bench
+
+        panels.extend(lab_bench.plot_panels(lab))
+    return panels
+
+
 def parse_args(argv):
     names = [s[0] for s in SECTIONS]
     p = argparse.ArgumentParser(description="hpcai.cluster benchmarks (issue 11)")
@@ -220,6 +262,9 @@ def parse_args(argv):
     p.add_argument("--fanout-sizes", default="3,8,16", help="fanout: compute counts (default 3,8,16)")
     p.add_argument("--keep-lab", action="store_true", help="leave the bench lab (hpcbench-*) running afterwards")
     p.add_argument("--out-dir", default=RESULTS, help="where latest.json / latest.png go (default bench/results)")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the sections this run does not measure from the latest.json in --out-dir "
+                        "(each keeps its own date and host)")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
     p.add_argument("--judge", choices=benchlib.JUDGES, default="cpu",
@@ -249,9 +294,11 @@ def main(argv=None):
     }
     panels = []
     failed = []
+    previous = _previous_sections(opts) if opts.merge else {}
     for name, runner, what in SECTIONS:
         if name not in opts.wanted:
-            report["sections"][name] = {"section": name, "status": "not_run", "what": what, "rows": []}
+            not_run = {"section": name, "status": "not_run", "what": what, "rows": []}
+            report["sections"][name] = previous.get(name) or not_run
             continue
         if runner is None:
             report["sections"][name] = {"section": name, "status": "not_implemented", "what": what, "rows": []}
@@ -268,12 +315,14 @@ def main(argv=None):
             continue
         result["what"] = what
         result["duration_s"] = round(time.time() - t0, 1)
+        result["date"] = report["date"]
         report["sections"][name] = result
         if result.get("status") == "error":  # a partial result: its rows are kept, the run still fails
             failed.append(name)
         if panel_fn is not None:
             panels.extend(panel_fn(result))
 
+    panels.extend(_kept_panels(previous))
     rows = [r for s in report["sections"].values() for r in s.get("rows", [])]
     missed = [r for r in rows if r.get("ok") is False]
     report["host"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -127,3 +127,23 @@ def test_table_is_aligned(modules):
     end = lines[0].index("target") + len("target")  # right-aligned column: every target ends under its header
     assert [line[:end].endswith(" ms") for line in lines[2:]] == [True, True, True, False]
     assert lines[2].rstrip().endswith("ok (wall)") and lines[3].rstrip().endswith("ok (cpu)") and "MISS (wall)" in lines[4]
+
+
+def test_run_merge_keeps_other_sections(tmp_path, capsys):
+    run = _load("run")
+    out = tmp_path / "results"
+    assert run.main(["--sections", "hostlist", "--runs", "1", "--out-dir", str(out), "--no-plot"]) == 0
+    first = json.loads((out / "latest.json").read_text())
+    assert first["sections"]["hostlist"]["status"] == "ok"
+    # a later run of another section with --merge keeps hostlist (its own date); without --merge it is gone
+    assert run.main(["--sections", "modules", "--topologies", SMALL, "--runs", "1", "--no-process", "--merge",
+                     "--out-dir", str(out), "--no-plot"]) == 0
+    merged = json.loads((out / "latest.json").read_text())
+    assert merged["sections"]["hostlist"]["rows"] == first["sections"]["hostlist"]["rows"]
+    assert merged["sections"]["hostlist"]["date"] == first["date"]
+    assert merged["sections"]["modules"]["status"] == "ok" and merged["sections"]["modules"]["date"] == merged["date"]
+    assert merged["summary"]["figures"] == len(merged["sections"]["modules"]["rows"]) + len(first["sections"]["hostlist"]["rows"])
+    assert run.main(["--sections", "modules", "--topologies", SMALL, "--runs", "1", "--no-process",
+                     "--out-dir", str(out), "--no-plot"]) == 0
+    assert json.loads((out / "latest.json").read_text())["sections"]["hostlist"]["status"] == "not_run"
+    capsys.readouterr()
