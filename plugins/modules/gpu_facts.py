@@ -272,7 +272,6 @@ ansible_facts:
           sample: []
 """
 
-import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule

@@ -437,9 +437,10 @@ def _int_or_none(text):
 def _hugepages_type_error():
     """AnsibleModule refuses a non-dict ``hugepages`` (an option with sub-options) with a message that does not
     name it ("dictionary requested, could not parse JSON or key=value"): say which option and what it takes."""
+    # unreadable arguments: AnsibleModule reports them itself
     try:
         raw = _load_params().get("hugepages")
-    except Exception:  # pylint: disable=broad-except - AnsibleModule reports unreadable arguments itself
+    except Exception:  # pylint: disable=broad-except
         return None
     if raw is None or isinstance(raw, dict):
         return None

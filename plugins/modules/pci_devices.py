@@ -206,7 +206,6 @@ ansible_facts:
           sample: ["card1"]
 """
 
-import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule

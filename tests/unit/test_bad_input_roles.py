@@ -504,7 +504,7 @@ def _summarise(events):
     first = events.index(failed[0]) if failed else len(events)
     units = []  # one entry per reported error
     for e in failed:
-        units.extend(e["errors"] or [part for part in e["msg"].split("; ")])
+        units.extend(e["errors"] or e["msg"].split("; "))
     return {
         "failed": bool(failed),
         "msg": " | ".join(e["msg"] for e in failed),
