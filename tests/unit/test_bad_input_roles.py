@@ -10,17 +10,25 @@ Every entry point of every role's meta/argument_specs.yml gets:
     malformed cpulists, hostlists and CIDRs, paths outside the allowed roots,
     conflicting options.
 
-All cases run in ONE ansible-playbook on localhost (-c local): per case the
-entry point's start as tasks/main.yml runs it (argument_specs validation, then
+All cases run in ONE ansible-playbook (-c local): each case is an inventory
+host whose host vars are the case's variables, one play per role runs the
+entry point's start as tasks/main.yml does (argument_specs validation, then
 tasks/set_vars.yml and tasks/preflight.yml; test_entry_points_start_with_*
-pins that order), in a block whose rescue lets the next case run. A small
-callback plugin records every task result, so each case is checked for:
+pins that order), and a failed host simply leaves the play. Generated cases
+are packed several to a host when they set different variables and the same
+check refuses them (validate_argument_spec and option_type_errors report every
+bad option at once); the check then looks for the case's own error among the
+reported ones. A small callback plugin records every task result, so each case
+is checked for:
 
   * it failed (before tasks/main.yml gets past the preflight);
   * the message names the variable and says what is allowed (the declared
     type, the choices, or the format);
-  * no Python traceback (nothing in the output, no ``exception`` in a result);
+  * no Python crash (no traceback in the output, no Python exception named in
+    a failure message, no module stderr);
   * no task before the failure reported ``changed``.
+
+Counts: AUTO_TYPE_CASES, AUTO_CHOICE_CASES, SEMANTIC_CASES (module level).
 """
 from __future__ import annotations
 
@@ -358,10 +366,10 @@ SEMANTIC_CASES = [c for c in CASES if c[0] == "semantic"]
 
 
 # ---------------------------------------------------------------- the one playbook run
-# One inventory host per case (ansible_connection=local, the case's variables as
-# host vars, as an admin would set them), one play per role over its cases: the
-# tasks are shared, so ansible runs them for all cases at once (forks) and a
-# failed case simply leaves the play.
+# One inventory host per case or pack of cases (ansible_connection=local, the
+# variables as host vars, as an admin would set them), one play per role over its
+# hosts: the tasks are shared, so ansible runs them for all hosts at once (forks)
+# and a failed host simply leaves the play.
 CALLBACK = '''\
 from __future__ import annotations
 
