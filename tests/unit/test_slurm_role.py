@@ -243,3 +243,102 @@ def test_firewall_ports_per_class():
     assert evaluate("{{ __slurm_firewall }}", v) is True
     assert evaluate("{{ __slurm_firewall }}", role_variables("slurm", "debian12", "node1", _cluster("debian12"))) \
         is False
+
+
+def _facts_with_topology(host):
+    from render_helpers import host_facts
+
+    f = host_facts("rocky9", host)
+    f["hpcai_cpu_topology"] = topo()
+    return f
+
+
+class _CountingHostvars(dict):
+    """hostvars stand-in counting hostvars[host] reads (each is a variable merge of that host in a play)."""
+
+    def __init__(self, data):
+        super(_CountingHostvars, self).__init__(data)
+        self.reads = {}
+
+    def __getitem__(self, key):
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super(_CountingHostvars, self).__getitem__(key)
+
+
+def test_slurm_nodes_filter_reads_each_host_once():
+    from ansible_collections.hpcai.cluster.plugins.filter.slurm import slurm_nodes
+
+    hostvars = _CountingHostvars({
+        "node1.lan": {"ansible_facts": {"hostname": "node1", "hpcai_cpu_topology": topo(), "hpcai_gpu_facts": _gpu_fact()}},
+        "node2.lan": {"ansible_facts": {"hostname": "node2", "hpcai_cpu_topology": topo()},
+                      "slurm_node_overrides": {"Features": "genoa"}},
+        "node3.lan": {"ansible_facts": {"hostname": "node3"}},
+        "login1.lan": {"ansible_facts": {"hostname": "login1"}},
+        "head1.lan": {"ansible_facts": {"hostname": "head1"}},
+    })
+    groups = {"compute": ["node1.lan", "node2.lan", "node3.lan"], "login": ["login1.lan"], "gpu": ["node1.lan"]}
+    parts = [{"name": "batch", "nodes": "compute"}, {"name": "gpu", "nodes": "gpu"}, {"name": "interactive", "nodes": "login"}]
+    spec = {"switches": [{"name": "leaf1", "nodes": "gpu"}, {"name": "leaf2", "nodes": "node[2-3]"}]}
+    out = slurm_nodes(hostvars, groups["compute"], partitions=parts, groups=groups, topology=spec, version="23.11.4")
+    assert hostvars.reads == {"node1.lan": 1, "node2.lan": 1, "node3.lan": 1, "login1.lan": 1}  # head1: never
+    assert sorted(out) == ["gres", "lines", "missing", "partitions", "topology"]
+    assert out["missing"] == ["node3.lan"]
+    assert [line.split()[0] for line in out["lines"]] == ["NodeName=node1", "NodeName=node2"]
+    assert "Gres=gpu:h100:8" in out["lines"][0] and "Features=genoa" in out["lines"][1]
+    assert out["gres"]["gres_types"] == ["gpu"] and out["gres"]["lines"][0] == "NodeName=node1 AutoDetect=off"
+    assert out["partitions"] == {"compute": "node[1-3]", "gpu": "node1", "login": "login1"}
+    assert out["topology"] == {"plugin": "topology/tree",
+                               "lines": ["SwitchName=leaf1 Nodes=node1", "SwitchName=leaf2 Nodes=node[2-3]"]}
+    empty = slurm_nodes({}, [], gres="false", core_spec="no")
+    assert empty == {"missing": [], "lines": [], "gres": {"lines": [], "gres_types": []}, "partitions": {}, "topology": {}}
+
+
+def test_slurm_nodes_filter_errors():
+    from ansible_collections.hpcai.cluster.plugins.filter.slurm import slurm_nodes
+
+    with pytest.raises(AnsibleError, match="slurm_nodes: computes must be a list"):
+        slurm_nodes({}, "compute")
+    with pytest.raises(AnsibleError, match="slurm_nodes: .*RealMemory"):
+        slurm_nodes({"n1": {"ansible_facts": {"hpcai_cpu_topology": topo(mem=512)}}}, ["n1"])
+    with pytest.raises(AnsibleError, match="slurm_nodes: slurm_topology.switches"):
+        slurm_nodes({"n1": {"ansible_facts": {"hpcai_cpu_topology": topo()}}}, ["n1"], topology={"plugin": "tree"},
+                    version="23.11.4")
+
+
+def test_slurm_conf_keys_from_the_template_match_the_role_variable():
+    # slurm.conf.j2 takes GresTypes and TopologyPlugin from its one copy of __slurm_nodes, not from
+    # __slurm_conf_keys (which would walk every host again): the two must agree.
+    over = _cluster(slurm_topology={"switches": [{"name": "leaf1", "nodes": "compute"}]})
+    v = role_variables("slurm", "rocky9", "head1", over)
+    keys = evaluate("{{ __slurm_conf_keys }}", v)
+    assert keys["GresTypes"] == "gpu" and keys["TopologyPlugin"] == "topology/tree"
+    assert keys["SlurmctldHost"] == "head1" and keys["AccountingStorageHost"] == "head1"
+    text = _slurm_conf("rocky9", over)
+    conf = [line for line in text.splitlines() if "=" in line and not line.startswith(("#", "NodeName", "Partition"))]
+    assert conf == ["%s=%s" % (k, val) for k, val in keys.items() if str(val)]
+    # slurm_conf_extra overrides in place and adds at the end
+    over["slurm_conf_extra"] = {"GresTypes": "gpu,mps", "SchedulerParameters": "bf_continue", "ClusterName": "x"}
+    text = _slurm_conf("rocky9", over)
+    assert "ClusterName=x\nSlurmctldHost=head1\n" in text and "GresTypes=gpu,mps\nTopologyPlugin=topology/tree\n" in text
+    assert "SchedulerParameters=bf_continue\n\n# ---- nodes" in text
+    # without GPUs or topology the keys are left out
+    plain = dict((h, {"ansible_facts": _facts_with_topology(h)}) for h in ("node1", "node2"))
+    text = _slurm_conf("rocky9", _cluster(__hostvars__=plain))
+    assert "GresTypes" not in text and "TopologyPlugin" not in text
+
+
+def test_names_of_this_host_the_controller_and_the_dbd():
+    over = _cluster()
+    over["__hostvars__"]["head1"] = {"ansible_facts": dict(_facts_with_topology("head1"), hostname="ctl-short")}
+    v = role_variables("slurm", "rocky9", "head1", over)
+    assert evaluate("{{ __slurm_controller_name }}", v) == "ctl-short"
+    assert evaluate("{{ __slurm_dbd_name }}", v) == "ctl-short"
+    assert evaluate("{{ __slurm_my_name }}", v) == "ctl-short"
+    v = role_variables("slurm", "rocky9", "node1", over)
+    assert evaluate("{{ __slurm_my_name }}", v) == "node1"
+    assert evaluate("{{ __slurm_nodes['missing'] }}", v) == []
+    # a controller without the hostname fact goes by its inventory name
+    over["__hostvars__"]["head1"] = {"ansible_facts": {}}
+    v = role_variables("slurm", "rocky9", "node2", over)
+    assert evaluate("{{ __slurm_controller_name }}", v) == "head1"
+
