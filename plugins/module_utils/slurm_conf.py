@@ -14,7 +14,7 @@ targets:
 * ``group_nodes(hosts)``: nodes with identical values -> one group each, with
   its hostlist (``module_utils/hostlist.py``, the same code as the
   ``hostlist_compress`` filter); RealMemory values within 1 GiB of each other
-  merge to the smallest.
+  merge to the smallest, and so do MemSpecLimit values within 1 GiB.
 * ``node_lines(groups)``: ``NodeName=node[001-064] CPUs=... State=UNKNOWN`` in a
   fixed key order.
 * ``parse_slurmd_C(text)`` / ``compare_with_slurmd_C(line, measured)``: what
@@ -217,6 +217,17 @@ def _normalise_host(host, values):
     return normalised
 
 
+def _merge_close(values, tolerance):
+    """Sorted distinct numbers -> runs of numbers within ``tolerance`` of each run's smallest."""
+    runs = []
+    for value in sorted(values):
+        if runs and value - runs[-1][0] <= tolerance:
+            runs[-1].append(value)
+        else:
+            runs.append([value])
+    return runs
+
+
 def group_nodes(hosts, memory_tolerance_mib=DEFAULT_ROUND_MIB):
     """{host: values} -> [{'hostlist', 'hosts', 'values'}], one group per identical values.
 
@@ -226,6 +237,14 @@ def group_nodes(hosts, memory_tolerance_mib=DEFAULT_ROUND_MIB):
     member's own value, so no member can drain): identical nodes whose MemTotal
     differs by a few MiB may round to neighbouring GiB.  0 = strictly identical.
 
+    ``MemSpecLimit`` merges the same way inside such a group: the partition
+    plan makes it a share of each node's MemTotal (2 % by default), so nodes a
+    few MiB apart get values a MiB or so apart.  Values within
+    ``memory_tolerance_mib`` of the smallest share a line with that smallest
+    value (the one of the nodes RealMemory comes from: what jobs may use,
+    RealMemory - MemSpecLimit, is never more than on the smallest node); nodes
+    with and without a MemSpecLimit never share a line.
+
     Groups come in natural order of their first host; hosts inside a group in
     natural order; 'hostlist' is ``hostlist.compress(hosts)``.  Values are
     normalised (integers for counts, comma-joined strings for list keys).
@@ -233,25 +252,29 @@ def group_nodes(hosts, memory_tolerance_mib=DEFAULT_ROUND_MIB):
     if not isinstance(hosts, dict):
         raise SlurmConfError("hosts must be a dict {hostname: node values}, got %s" % type(hosts).__name__)
     tolerance = _as_int(memory_tolerance_mib or 0, "memory_tolerance_mib", 0)
-    by_layout = {}  # values without RealMemory -> {RealMemory: [hosts]}
+    by_layout = {}  # values without RealMemory and MemSpecLimit -> {RealMemory: {MemSpecLimit: [hosts]}}
     for host, values in hosts.items():
         normalised = _normalise_host(host, values)
         memory = normalised.pop("RealMemory")
+        mem_spec = normalised.pop("MemSpecLimit", None)
         signature = tuple(sorted(normalised.items()))
-        by_layout.setdefault(signature, {}).setdefault(memory, []).append(host)
+        by_layout.setdefault(signature, {}).setdefault(memory, {}).setdefault(mem_spec, []).append(host)
     groups = []
     for signature, by_memory in by_layout.items():
-        clusters = []
-        for memory in sorted(by_memory):
-            if clusters and memory - clusters[-1][0] <= tolerance:
-                clusters[-1][1].extend(by_memory[memory])
-            else:
-                clusters.append((memory, list(by_memory[memory])))
-        for memory, members in clusters:
-            values = dict(signature)
-            values["RealMemory"] = memory
-            members = sorted(members, key=natural_key)
-            groups.append({"hostlist": compress(members), "hosts": members, "values": values})
+        for memory_run in _merge_close(by_memory, tolerance):
+            by_spec = {}
+            for memory in memory_run:
+                for mem_spec, members in by_memory[memory].items():
+                    by_spec.setdefault(mem_spec, []).extend(members)
+            spec_runs = [[None]] if None in by_spec else []
+            spec_runs += _merge_close([v for v in by_spec if v is not None], tolerance)
+            for spec_run in spec_runs:
+                values = dict(signature)
+                values["RealMemory"] = memory_run[0]
+                if spec_run[0] is not None:
+                    values["MemSpecLimit"] = spec_run[0]
+                members = sorted((h for v in spec_run for h in by_spec[v]), key=natural_key)
+                groups.append({"hostlist": compress(members), "hosts": members, "values": values})
     groups.sort(key=lambda g: natural_key(g["hosts"][0]))
     return groups
 

@@ -8,6 +8,7 @@ figure in either the fact or the line builder shows up.
 """
 from __future__ import absolute_import, division, print_function
 
+import copy
 import os
 import sys
 
@@ -367,6 +368,52 @@ def test_cluster_nodes_errors_name_the_node():
         sc.cluster_nodes(_records({"cn1": _host("cn1", overrides=["Weight=1"])}))
     with pytest.raises(sc.SlurmConfError, match="cn1: unknown NodeName keys Wait"):
         sc.cluster_nodes(_records({"cn1": _host("cn1", overrides={"Wait": 1})}))
+
+
+def _shifted(fact, mib):
+    """The same machine with MemTotal ``mib`` MiB lower (firmware, kernel: identical nodes differ so)."""
+    fact = copy.deepcopy(fact)
+    fact["memtotal_kib"] -= mib * 1024
+    for key in ("slurm", "slurm_l3_as_socket"):
+        fact[key]["RealMemory"] -= mib
+    return fact
+
+
+def test_mem_spec_limit_of_identical_nodes_50_mib_apart_shares_a_line():
+    # cgroup_partition's plan reserves 2 % of MemTotal: 5140 MiB on one node, 5139 MiB on its twin 50 MiB
+    # smaller. Both must still share one NodeName line (as RealMemory does, see group_nodes).
+    from ansible_collections.hpcai.cluster.plugins.module_utils import cgroup_partition
+
+    records = []
+    for host, shift in (("gpn01", 0), ("gpn02", 50), ("gpn03", 0)):
+        fact = _shifted(fact_of("genoa_2p_nps1_smt"), shift)
+        plan = cgroup_partition.plan(fact, policy="per_l3")
+        records.append((host, {"name": host, "topology": fact, "plan": plan["slurm"]}))
+    assert [r[1]["plan"]["MemSpecLimit"] for r in records] == [5140, 5139, 5140]
+    lines = sc.cluster_nodes(records)["lines"]
+    assert len(lines) == 1 and lines[0].startswith("NodeName=gpn[01-03] CPUs=384 ")
+    assert " RealMemory=250880 " in lines[0] and " MemSpecLimit=5139 " in lines[0]  # the smaller node's values
+    # strictly identical values only (tolerance 0): the twin gets its own line again
+    strict = sc.lines_for_nodes(dict((h, r["topology"]) for h, r in records),
+                                dict((h, {"MemSpecLimit": r["plan"]["MemSpecLimit"]}) for h, r in records),
+                                memory_tolerance_mib=0)
+    assert [line.split()[0] for line in strict] == ["NodeName=gpn[01,03]", "NodeName=gpn02"]
+
+
+def test_group_nodes_mem_spec_limit_within_the_memory_tolerance():
+    base = {"CPUs": 8, "Boards": 1, "SocketsPerBoard": 1, "CoresPerSocket": 4, "ThreadsPerCore": 2,
+            "RealMemory": 30720}
+    hosts = {"n1": dict(base, MemSpecLimit=4096), "n2": dict(base, MemSpecLimit=4100),
+             "n3": dict(base, MemSpecLimit=5120), "n4": dict(base, MemSpecLimit=5121),  # 1025 above n1
+             "n5": dict(base), "n6": dict(base, MemSpecLimit=None),  # none: never with a MemSpecLimit
+             "n7": dict(base, MemSpecLimit=4200, RealMemory=31000)}  # RealMemory merges too
+    groups = sc.group_nodes(hosts)
+    assert [(g["hostlist"], g["values"].get("MemSpecLimit"), g["values"]["RealMemory"]) for g in groups] == [
+        ("n[1-3,7]", 4096, 30720), ("n4", 5121, 30720), ("n[5-6]", None, 30720)]
+    assert [g["hostlist"] for g in sc.group_nodes(hosts, memory_tolerance_mib=0)] == [
+        "n1", "n2", "n3", "n4", "n[5-6]", "n7"]
+    # other keys still split
+    assert len(sc.group_nodes({"a": dict(base, MemSpecLimit=4096), "b": dict(base, MemSpecLimit=4097, Weight=2)})) == 2
 
 
 def test_partition_hostlists():

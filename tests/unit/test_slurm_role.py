@@ -342,3 +342,21 @@ def test_names_of_this_host_the_controller_and_the_dbd():
     v = role_variables("slurm", "rocky9", "node2", over)
     assert evaluate("{{ __slurm_controller_name }}", v) == "head1"
 
+
+def test_twins_50_mib_apart_share_one_nodename_line_with_their_plans():
+    # MemSpecLimit is 2 % of each node's MemTotal in the partition plan: 10300 vs 10299 MiB for nodes 50 MiB
+    # apart. Like RealMemory, it must not split identical hardware over two lines.
+    from render_helpers import ROLES_DIR, host_facts, render
+
+    hostvars = {}
+    for host, memtotal in (("node1", 515000), ("node2", 514950)):
+        f = host_facts("rocky9", host)
+        f["hpcai_cpu_topology"] = topo(mem=memtotal)
+        f["hpcai_cgroup_partition"] = {"slurm": {"CpuSpecList": "0,64", "CoreSpecCount": None,
+                                                 "MemSpecLimit": memtotal * 2 // 100}}
+        hostvars[host] = {"ansible_facts": f}
+    over = {"slurm_compute_group": "compute", "slurm_dbd_db_password": "x" * 12, "__hostvars__": hostvars}
+    text = render(ROLES_DIR / "slurm" / "templates" / "slurm.conf.j2", role_variables("slurm", "rocky9", "head1", over))
+    lines = [line for line in text.splitlines() if line.startswith("NodeName=")]
+    assert lines == ["NodeName=node[1-2] CPUs=128 Boards=1 SocketsPerBoard=2 CoresPerSocket=32 ThreadsPerCore=2 "
+                     "RealMemory=503808 CpuSpecList=0,64 MemSpecLimit=10299 State=UNKNOWN"]
