@@ -697,6 +697,14 @@ def check_change(change, nodes):
 # --------------------------------------------------------------------------
 
 
+def _same_result(fn, first, metric):
+    """A call of ``fn`` that fails unless it gives ``first`` again."""
+    def call():
+        if fn() != first:
+            raise AssertionError("slurm_render: %s gave a different result" % metric)
+    return call
+
+
 def run_slurm_render(nodes=NODES, classes=CLASSES, runs=RENDER_RUNS, filter_runs=FILTER_RUNS, breakdown=True,
                      seed=SEED, log=None, judge="cpu"):
     """The slurm_render section: ``{"section", "status", "config", "classes", "output", "rows"}``."""
@@ -764,13 +772,7 @@ def run_slurm_render(nodes=NODES, classes=CLASSES, runs=RENDER_RUNS, filter_runs
             else:
                 source = getattr(renderer, part) if part in ("node_section", "partition_section") else part
                 part_fn = functools.partial(renderer.render_part, source)
-            first = part_fn()
-
-            def call(part_fn=part_fn, first=first, metric=metric):
-                if part_fn() != first:
-                    raise AssertionError("slurm_render: %s gave a different result" % metric)
-
-            wall, cpu = benchlib.time_calls(call, runs, warmup=0)
+            wall, cpu = benchlib.time_calls(_same_result(part_fn, part_fn(), metric), runs, warmup=0)
             rows.append(benchlib.row(SLURM, "%d nodes" % nodes, metric, wall, cpu=cpu, judge=judge, kind="breakdown",
                                      **extra))
     node_line_lengths = [len(line) for line in filter_lines]
