@@ -169,6 +169,21 @@ def findings(doc):
     return out
 
 
+def _short_path(path, project_dir):
+    """file:line relative to the project, through the .collections symlink (roles/x/tasks/y.yml:12)."""
+    if not path or not project_dir:
+        return path
+    name, sep, line = path.rpartition(":")
+    if not sep or not line.isdigit():
+        name, sep, line = path, "", ""
+    real, root = os.path.realpath(name), os.path.realpath(project_dir)
+    if real.startswith(root + os.sep):
+        name = os.path.relpath(real, root)
+    elif name.startswith(project_dir.rstrip("/") + "/"):
+        name = name[len(project_dir.rstrip("/")) + 1:]
+    return name + sep + line
+
+
 def judge(doc, project_dir=""):
     """(ok, summary lines) from a json-callback document: ok when every host has changed=0 failures=0 unreachable=0."""
     stats = doc.get("stats") or {}
@@ -184,9 +199,7 @@ def judge(doc, project_dir=""):
         lines.append("%s %s: ok=%d changed=%d failed=%d unreachable=%d skipped=%d" % (
             "FAIL" if bad else "ok  ", host, st.get("ok", 0), changed, failed, unreachable, st.get("skipped", 0)))
         for f in found.get(host, []):
-            path = f["path"]
-            if project_dir and path.startswith(project_dir.rstrip("/") + "/"):
-                path = path[len(project_dir.rstrip("/")) + 1:]
+            path = _short_path(f["path"], project_dir)
             lines.append("     %s: %s%s" % (f["kind"], f["task"], " (%s)" % path if path else ""))
             shown = f["items"][:MAX_ITEMS]
             if shown:

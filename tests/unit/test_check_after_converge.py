@@ -64,6 +64,17 @@ def test_changed_task_is_named_with_path_items_and_diff():
     assert "ok   h2: ok=5 changed=0 failed=0 unreachable=0 skipped=0" in lines
 
 
+def test_paths_through_the_collection_symlink_are_shown_from_the_project(tmp_path):
+    (tmp_path / "roles" / "gpu" / "tasks").mkdir(parents=True)
+    (tmp_path / "roles" / "gpu" / "tasks" / "kernel_guard.yml").write_text("---\n")
+    (tmp_path / ".collections" / "ansible_collections" / "hpcai").mkdir(parents=True)
+    os.symlink("../../..", str(tmp_path / ".collections" / "ansible_collections" / "hpcai" / "cluster"))
+    via_link = "%s/.collections/ansible_collections/hpcai/cluster/roles/gpu/tasks/kernel_guard.yml:47" % tmp_path
+    assert cac._short_path(via_link, str(tmp_path)) == "roles/gpu/tasks/kernel_guard.yml:47"
+    assert cac._short_path("/elsewhere/x.yml:3", str(tmp_path)) == "/elsewhere/x.yml:3"
+    assert cac._short_path("", str(tmp_path)) == ""
+
+
 def test_failure_and_unreachable_fail_with_message():
     d = doc([task("slurm : Start slurmd", {"h1": {"failed": True, "msg": "Unable to start service slurmd\nmore"}}),
              task("Gathering Facts", {"h2": {"unreachable": True, "msg": "container not running"}})],
