@@ -324,7 +324,7 @@ def step_load(report, nodes, jobs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--keep", action="store_true", help="leave the hpcrel lab running")
     parser.add_argument("--steps", default="kill,secrets,perms,stop,slurmctld,load")
