@@ -42,7 +42,6 @@ sys.path.insert(0, os.path.join(benchlib.REPO, "lab"))
 import labrun  # noqa: E402  (lab/labrun.py)
 
 LAB = labrun.Lab("hpcbench", "172.30.78.0/24")
-HEAD = LAB.head
 
 RUNS = 3  # converge/floor rounds (each round: converge, rerun, floor)
 FANOUT_SIZES = (3, 8, 16)

@@ -94,12 +94,19 @@ def _run_lab(opts, log, name):
     return result, panels
 
 
+def _lab_runner(name):
+    def runner(opts, log):
+        return _run_lab(opts, log, name)
+    return runner
+
+
 # name -> (runner or None, what it measures / why it is not there yet). Order = table order.
 SECTIONS = (
-    ("converge", _run_lab, "lab head+2: site.yml converge of fresh containers vs the floor (the same packages and "
-                           "services by a plain script on fresh containers of the same image), same round"),
-    ("rerun", _run_lab, "lab head+2: idempotent rerun of site.yml, its share of the converge, total changed"),
-    ("fanout", _run_lab, "lab: idempotent rerun time with 3, 8 and 16 computes, growth per added node"),
+    ("converge", _lab_runner("converge"),
+     "lab head+2: site.yml converge of fresh containers vs the floor (the same packages and "
+     "services by a plain script on fresh containers of the same image), same round"),
+    ("rerun", _lab_runner("rerun"), "lab head+2: idempotent rerun of site.yml, its share of the converge, total changed"),
+    ("fanout", _lab_runner("fanout"), "lab: idempotent rerun time with 3, 8 and 16 computes, growth per added node"),
     ("modules", _run_modules, "cpu_topology / numa_sysctl / cgroup_partition on synthetic topologies up to 768 CPUs"),
     ("hostlist", _run_hostlist, "hostlist codec and filters, compress and expand of 10,000 names (contiguous, "
                                 "fragmented, multi-prefix); target 200 ms each (ours: a tenth of the render's 2 s)"),
@@ -306,7 +313,7 @@ def main(argv=None):
         log("bench: %s" % name)
         t0 = time.time()
         try:
-            result, panel_fn = runner(opts, log, name) if runner is _run_lab else runner(opts, log)
+            result, panel_fn = runner(opts, log)
         except Exception as exc:  # one broken section must not hide the others
             traceback.print_exc()
             failed.append(name)

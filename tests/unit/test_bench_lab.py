@@ -8,23 +8,11 @@ script, the snapshot difference, the rows and their targets, the plot.
 from __future__ import absolute_import, division, print_function
 
 import importlib.util
-import os
 import subprocess
-import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BENCH = os.path.join(REPO, "bench")
-
-
-def _load(name):
-    if BENCH not in sys.path:
-        sys.path.insert(0, BENCH)
-    spec = importlib.util.spec_from_file_location("hpcai_bench_" + name, os.path.join(BENCH, name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from test_bench import _load  # tests/unit is on sys.path (no __init__.py)
 
 
 @pytest.fixture(scope="module")
