@@ -20,7 +20,14 @@ decision uses the per-host stats (what PLAY RECAP shows); the task list only
 names what changed.
 
     python3 molecule/shared/check_after_converge.py            # inside a Molecule step
+    python3 molecule/shared/check_after_converge.py --playbook playbooks/validate.yml --real -e '{"a": 1}'
     python3 molecule/shared/check_after_converge.py --report FILE.json   # judge a saved report
+
+--playbook runs another playbook than the converge one (a path relative to
+the project, e.g. the day-two playbooks on a converged cluster); --real runs
+it without --check (for playbooks that must change nothing on a converged
+cluster: the drift report, or an update with nothing to update). Each run
+keeps its own report, check_after_converge[-<playbook>][-real].json.
 
 Exit status: 0 no host changed/failed/unreachable, 1 some did, 2 the check run
 could not be judged (no JSON result: syntax error, missing inventory, ...).
@@ -68,11 +75,20 @@ def ansible_playbook_command():
     return here if os.access(here, os.X_OK) else (shutil.which("ansible-playbook") or "ansible-playbook")
 
 
-def run_check(env, playbook, extra_args=()):
-    """Run the playbook with --check --diff against the scenario's inventory; return (rc, stdout, stderr)."""
+def report_name(playbook=None, real=False):
+    """check_after_converge.json for the converge playbook in --check; else -<playbook stem>[-real] before .json."""
+    stem = os.path.splitext(os.path.basename(playbook))[0] if playbook else ""
+    suffix = ("-" + stem if stem else "") + ("-real" if real else "")
+    return REPORT_NAME.replace(".json", suffix + ".json")
+
+
+def run_check(env, playbook, extra_args=(), check=True):
+    """Run the playbook with --diff (and --check unless check is False) against the scenario's inventory.
+
+    Returns (rc, stdout, stderr, command)."""
     inventory = os.path.dirname(env["MOLECULE_INVENTORY_FILE"])
-    cmd = [ansible_playbook_command(), "--inventory", inventory, "--check", "--diff",
-           "--skip-tags", SKIP_TAGS] + list(extra_args) + [playbook]
+    cmd = [ansible_playbook_command(), "--inventory", inventory] + (["--check"] if check else []) + [
+        "--diff", "--skip-tags", SKIP_TAGS] + list(extra_args) + [playbook]
     child_env = dict(env)
     # Callbacks enabled besides the stdout one (profile_tasks, timer) print around
     # the JSON document; parse_json_output skips what they print.
@@ -216,8 +232,14 @@ def judge(doc, project_dir=""):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", help="judge this saved json-callback report instead of running the playbook")
-    parser.add_argument("extra", nargs="*", help="extra ansible-playbook arguments (e.g. -e var=value)")
+    parser.add_argument("--playbook", help="run this playbook (path relative to the project) instead of the "
+                        "scenario's converge playbook")
+    parser.add_argument("--real", action="store_true", help="run it for real (no --check): it must still change "
+                        "nothing on a converged cluster")
+    parser.add_argument("-e", "--extra-vars", action="append", default=[], help="passed to ansible-playbook")
+    parser.add_argument("extra", nargs="*", help="more ansible-playbook arguments (after --)")
     args = parser.parse_args(argv)
+    mode = "run" if args.real else "check"
     env = dict(os.environ)
     project_dir = env.get("MOLECULE_PROJECT_DIRECTORY", "")
 
@@ -232,24 +254,29 @@ def main(argv=None):
             print("check after converge: %s not set; run inside a Molecule step (side_effect) or use --report"
                   % ", ".join(missing))
             return 2
-        playbook = converge_playbook(env)
-        rc, stdout, stderr, cmd = run_check(env, playbook, args.extra)
+        if args.playbook:
+            playbook = os.path.normpath(os.path.join(project_dir or os.getcwd(), args.playbook))
+        else:
+            playbook = converge_playbook(env)
+        extra = [a for e in args.extra_vars for a in ("-e", e)] + list(args.extra)
+        rc, stdout, stderr, cmd = run_check(env, playbook, extra, check=not args.real)
         doc = parse_json_output(stdout)
         label = os.path.relpath(playbook, project_dir) if project_dir else playbook
         if doc is None:
-            print("check after converge: no JSON result from `%s` (rc %d)" % (" ".join(cmd), rc))
+            print("%s after converge: no JSON result from `%s` (rc %d)" % (mode, " ".join(cmd), rc))
             tail = (stderr.strip() or stdout.strip()).splitlines()[-40:]
             print("\n".join("  " + line for line in tail))
             return 2
-        report = os.path.join(env["MOLECULE_EPHEMERAL_DIRECTORY"], REPORT_NAME)
+        report = os.path.join(env["MOLECULE_EPHEMERAL_DIRECTORY"], report_name(args.playbook, args.real))
         with open(report, "w") as fh:
             json.dump(doc, fh, indent=1, sort_keys=True)
-        print("check after converge: `ansible-playbook --check --diff %s` rc %d; full result in %s"
-              % (label, rc, report))
+        print("%s after converge: `ansible-playbook %s--diff %s%s` rc %d; full result in %s"
+              % (mode, "" if args.real else "--check ", " ".join(extra) + " " if extra else "", label, rc, report))
 
     ok, lines = judge(doc, project_dir)
-    print("check after converge %s: %s" % (label, "no host reports a change or a failure" if ok else
-                                           "a converged node must report changed=0 and failed=0 in --check"))
+    print("%s after converge %s: %s" % (mode, label, "no host reports a change or a failure" if ok else
+                                        "a converged node must report changed=0 and failed=0%s"
+                                        % ("" if args.real else " in --check")))
     print("\n".join(lines))
     return 0 if ok else 1
 

@@ -197,6 +197,40 @@ def test_side_effect_playbook_fails_the_step_on_a_change(tmp_path, content, expe
     assert proc.returncode == expected_rc, proc.stdout + proc.stderr
     if expected_rc:
         assert "FAIL node1: ok=1 changed=1" in proc.stdout
-        assert "Check mode after converge reports changes or failures" in proc.stdout
+        assert "the converge playbook (--check) reports changes or failures on a converged cluster" in proc.stdout
     else:
         assert "ok   node1: ok=1 changed=0" in proc.stdout
+
+
+def test_report_names():
+    assert cac.report_name() == "check_after_converge.json"
+    assert cac.report_name("playbooks/validate.yml", real=True) == "check_after_converge-validate-real.json"
+    assert cac.report_name("playbooks/validate.yml") == "check_after_converge-validate.json"
+
+
+@pytest.mark.parametrize("real", [False, True])
+def test_another_playbook_run_for_real_or_checked(tmp_path, real):
+    """--playbook runs a project playbook instead of the converge one; --real runs it without --check, so a
+    change is made and reported; -e reaches it."""
+    env = _scenario(tmp_path, "converged")
+    (tmp_path / "playbooks").mkdir()
+    target = tmp_path / "day2.txt"
+    target.write_text("old\n")
+    (tmp_path / "playbooks" / "day2.yml").write_text(
+        "---\n- name: Day two\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: Write the day-two file\n      ansible.builtin.copy:\n"
+        "        dest: %s\n        content: \"{{ day2_content }}\\n\"\n        mode: \"0644\"\n" % target)
+    args = [sys.executable, SCRIPT, "--playbook", "playbooks/day2.yml", "-e", '{"day2_content": "new"}']
+    proc = subprocess.run(args + (["--real"] if real else []), env=env, text=True, capture_output=True,
+                          check=False, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "changed: Write the day-two file (playbooks/day2.yml:" in proc.stdout
+    assert ("run after converge" if real else "check after converge") in proc.stdout
+    assert target.read_text() == ("new\n" if real else "old\n")
+    report = "check_after_converge-day2%s.json" % ("-real" if real else "")
+    assert os.path.isfile(tmp_path / "ephemeral" / report)
+    # the same content again: nothing to change, for real or checked
+    target.write_text("new\n")
+    proc = subprocess.run(args + (["--real"] if real else []), env=env, text=True, capture_output=True,
+                          check=False, timeout=300)
+    assert proc.returncode == 0 and "ok   node1: ok=1 changed=0" in proc.stdout, proc.stdout
