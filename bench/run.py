@@ -201,7 +201,7 @@ def write_plot(panels, path, title):
     for ax in flat[len(panels):]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))  # leave the suptitle its own line
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return True
