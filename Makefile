@@ -66,11 +66,11 @@ lab-down: ## remove every container, network and file `make lab` created
 	@rm -f .lab-image
 
 # ---------------------------------------------------------------- bench
-bench: venv collections ## benchmarks: one table, bench/results/latest.json + latest.png (BENCH_ARGS="--strict", "--sections modules", "--runs 3")
+bench: venv collections ## benchmarks: one table, bench/results/latest.json + latest.png, ~80 min (BENCH_ARGS="--strict", "--sections modules", "--runs 3")
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- reliability
-reliability: venv collections ## faults, 500-job load, secrets and permissions on a lab of its own (hpcrel-*, ~15 min)
+reliability: venv collections ## faults, 500-job load, secrets and permissions on a lab of its own (hpcrel-*, ~11 min on 2 vCPUs)
 	$(BIN)/python tests/reliability/run.py $(RELIABILITY_ARGS)
 
 # ---------------------------------------------------------------- docs
