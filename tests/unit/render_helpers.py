@@ -192,6 +192,23 @@ def render(template: pathlib.Path, variables: dict, loader: DataLoader | None = 
     return "" if result is None else str(result)
 
 
+def tasks_by_name(tasks: list) -> dict:
+    """{task name: task} of a play's or tasks file's task list, blocks (block/rescue/always) flattened."""
+    out = {}
+    for task in tasks:
+        out[task["name"]] = task
+        for key in ("block", "rescue", "always"):
+            out.update(tasks_by_name(task.get(key, [])))
+    return out
+
+
+def trusted_vars(mapping: dict | None, **variables) -> dict:
+    """A play's or task's own vars, strings trusted as templates (as ansible-playbook treats them), plus ``variables``."""
+    out = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in (mapping or {}).items()}
+    out.update(variables)
+    return out
+
+
 def evaluate(expression: str, variables: dict, loader: DataLoader | None = None):
     """Evaluate one Jinja template string (e.g. '{{ __base_host_addresses }}')."""
     loader = loader or DataLoader()

@@ -20,7 +20,7 @@ import pytest
 
 from ansible.template import trust_as_template
 
-from render_helpers import REPO, evaluate, load_yaml
+from render_helpers import REPO, evaluate, load_yaml, tasks_by_name, trusted_vars
 
 from test_kernel_guard import EL_NEW, EL_OLD, NVIDIA, make_kernel
 
@@ -179,16 +179,7 @@ def _play():
 
 def _tasks():
     """{task name: task} of the play, blocks flattened."""
-    tasks = {}
-
-    def walk(items):
-        for task in items:
-            tasks[task["name"]] = task
-            for key in ("block", "rescue", "always"):
-                walk(task.get(key, []))
-
-    walk(_play()["tasks"])
-    return tasks
+    return tasks_by_name(_play()["tasks"])
 
 
 def test_play_keywords():
@@ -199,9 +190,7 @@ def test_play_keywords():
 
 def _task_vars(task, **variables):
     """The task's own vars, trusted as templates (as ansible-playbook would treat them), plus ``variables``."""
-    out = dict((k, trust_as_template(v) if isinstance(v, str) else v) for k, v in (task.get("vars") or {}).items())
-    out.update(variables)
-    return out
+    return trusted_vars(task.get("vars"), **variables)
 
 
 LOCKLIST = ["kernel-0:5.14.0-427.13.1.el9_4.*", "kernel-core-0:5.14.0-427.13.1.el9_4.*",

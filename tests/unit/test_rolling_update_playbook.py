@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible.template import trust_as_template
-
-from render_helpers import REPO, evaluate, load_yaml
+from render_helpers import REPO, evaluate, load_yaml, tasks_by_name, trusted_vars
 
 PLAYBOOK = REPO / "playbooks" / "rolling_update.yml"
 REBOOT_TASKS = REPO / "playbooks" / "tasks" / "rolling_update_reboot.yml"
@@ -37,20 +35,13 @@ def _play():
     return load_yaml(PLAYBOOK)[0]
 
 
-def _tasks(items=None):
+def _tasks():
     """{task name: task} of the play, blocks flattened."""
-    tasks = {}
-    for task in items if items is not None else _play()["tasks"]:
-        tasks[task["name"]] = task
-        for key in ("block", "rescue", "always"):
-            tasks.update(_tasks(task.get(key, [])))
-    return tasks
+    return tasks_by_name(_play()["tasks"])
 
 
 def _play_vars(**variables):
-    out = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in _play()["vars"].items()}
-    out.update(variables)
-    return out
+    return trusted_vars(_play()["vars"], **variables)
 
 
 def _before(record):
@@ -91,8 +82,8 @@ def _work(pending_apt=False, pending_dnf=None, record=IDLE, reboot=False, contai
         __ru_pending_dnf={"changed": bool(pending_dnf)} if pending_dnf is not None else skipped,
         ansible_facts={"virtualization_type": "docker" if container else "kvm",
                        "virtualization_role": "guest", "hostname": "c01"})
-    facts = task["ansible.builtin.set_fact"]
-    return bool(evaluate(facts["__ru_work"], variables)), bool(evaluate(facts["__ru_pending"], variables))
+    return (bool(evaluate(task["ansible.builtin.set_fact"]["__ru_work"], variables)),
+            bool(evaluate("{{ __ru_pending }}", variables)))
 
 
 def test_an_up_to_date_node_has_no_work():
